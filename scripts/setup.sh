@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what `make demo` and `make test` need and is missing. Idempotent: every step checks the
+# installed version first, so a warm machine spends well under a second here.
+# Pinned versions and why: ../shared/notes/toolchain.md (trunk 0.22 needs a newer rustc; Debian's
+# binaryen 108 produces broken wasm; wasm-bindgen-cli must match the wasm-bindgen crate exactly).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+TOOLS_DIR="$PWD/.tools"           # npm-installed wasm-opt lives here (git-ignored)
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+installed=()
+
+# 1. The wasm target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rustup target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+  installed+=("wasm32-unknown-unknown")
+fi
+
+# 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots,
+#    brotli for the size budget script.
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
+command -v brotli >/dev/null || need_apt+=(brotli)
+if ((${#need_apt[@]})); then
+  say "apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  installed+=("${need_apt[@]}")
+fi
+
+# 3. wasm-bindgen-cli, exactly the version of the wasm-bindgen crate in Cargo.lock.
+if [ "$("$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  # No --locked: the registry mirror here lacks a crate the lock file names (toolchain.md).
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  installed+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION")
+fi
+
+# 4. trunk.
+if [ "$("$CARGO_BIN/trunk" --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
+  say "cargo install trunk $TRUNK_VERSION (about ten minutes on 2 cores, once)"
+  cargo install -q --locked trunk --version "$TRUNK_VERSION" --force
+  installed+=("trunk $TRUNK_VERSION")
+fi
+
+# 5. wasm-opt from npm's binaryen (never Debian's binaryen 108, whose output fails at start-up).
+if [ "$("$TOOLS_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+  say "npm install binaryen@$BINARYEN_VERSION into .tools/"
+  mkdir -p "$TOOLS_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION" >/dev/null 2>&1
+  installed+=("binaryen $BINARYEN_VERSION (wasm-opt)")
+fi
+
+# 6. axe-core for the accessibility check in the browser tests (vendored into .tools, never shipped).
+if [ ! -f "$TOOLS_DIR/node_modules/axe-core/axe.min.js" ]; then
+  say "npm install axe-core into .tools/"
+  mkdir -p "$TOOLS_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" axe-core@4 >/dev/null 2>&1
+  installed+=("axe-core")
+fi
+
+if ((${#installed[@]})); then
+  say "installed: ${installed[*]}"
+else
+  say "everything already installed"
+fi
