@@ -86,11 +86,7 @@ pub struct TimeInterval {
 impl TimeInterval {
     /// Whether `t` falls inside the filter, by the Jan 2026 rule.
     pub fn contains(&self, t: Timestamp) -> bool {
-        if self.start_utc == self.end_utc {
-            t == self.start_utc
-        } else {
-            self.start_utc <= t && t < self.end_utc
-        }
+        if self.start_utc == self.end_utc { t == self.start_utc } else { self.start_utc <= t && t < self.end_utc }
     }
 }
 
@@ -342,10 +338,7 @@ mod tests {
         let a: Sender = serde_json::from_str(r#"{"Discriminator":"Enterprise","Value":null}"#).unwrap();
         let b: Sender = serde_json::from_str(r#""Enterprise""#).unwrap();
         assert_eq!(a, b);
-        assert_eq!(
-            serde_json::to_string(&a).unwrap(),
-            r#"{"Discriminator":"Enterprise","Value":null}"#
-        );
+        assert_eq!(serde_json::to_string(&a).unwrap(), r#"{"Discriminator":"Enterprise","Value":null}"#);
     }
 
     #[test]

@@ -1,1 +1,71 @@
-//! Placeholder
+//! Lobby's proxy: the server between a hotel's website widget and Mews.
+//!
+//! It holds each hotel's Mews Connector tokens (the browser never sees one), creates the Mews
+//! message thread for a guest, relays the guest's messages with `messages/add`, learns of staff
+//! replies by polling live threads and from `MessageAdded` webhooks, and pushes them to the
+//! browser over server-sent events.
+//!
+//! The binary (`lobby`) is a thin shell over [`serve`]; tests bind port 0 and call the same.
+
+pub mod assets;
+pub mod config;
+pub mod error;
+pub mod guard;
+pub mod metrics;
+pub mod mews;
+pub mod relay;
+pub mod routes;
+pub mod session;
+pub mod state;
+
+use std::{net::SocketAddr, time::Duration};
+
+pub use config::Config;
+pub use routes::router;
+pub use state::AppState;
+
+/// Runs the proxy on `listener` until `shutdown` resolves, then tells SSE clients to reconnect
+/// and drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut pollers = Vec::new();
+    for p in state.properties() {
+        pollers.push(tokio::spawn(relay::poller::run(state.clone(), p.clone(), state.shutdown_signal())));
+    }
+    let sweeper_state = state.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            sweeper_state.hub().sweep();
+        }
+    });
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let st = state.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: telling SSE clients to reconnect");
+            st.begin_shutdown();
+        })
+        .await;
+    sweeper.abort();
+    for p in pollers {
+        p.abort();
+    }
+    result
+}
+
+/// Installs the tracing subscriber (pretty or JSON), filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing(format: config::LogFormat) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let builder = fmt().with_env_filter(filter);
+    let _ = match format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Pretty => builder.try_init(),
+    };
+}

@@ -1,0 +1,98 @@
+//! The proxy's one error type. Every failure a guest's browser can see goes through
+//! [`Error`]'s `IntoResponse`, which answers with the protocol's JSON error body
+//! (`{"error":{"code","message","field"}}`) and a fitting status. Upstream details (Mews request
+//! ids, token names) are logged, never sent to the browser.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use lobby_protocol::{ErrorBody, ErrorDetail};
+
+use crate::mews::client::MewsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    InvalidInput { field: Option<&'static str>, message: String },
+    #[error("missing or invalid session")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("origin not allowed")]
+    OriginNotAllowed,
+    #[error("this conversation was resolved; start a new one")]
+    ConversationResolved,
+    #[error("too many messages; wait a moment")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("the hotel's messaging service is unavailable; your message is kept, try again shortly")]
+    Upstream(#[from] MewsError),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field: Some(field), message: message.into() }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            Error::ConversationResolved => (StatusCode::CONFLICT, "conversation_resolved"),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Error::Upstream(_) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
+            Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            Error::Upstream(e) => tracing::warn!(error = %e, "upstream failure answered to guest"),
+            Error::Internal(e) => tracing::error!(error = %e, "internal error"),
+            _ => {}
+        }
+        let field = match &self {
+            Error::InvalidInput { field, .. } => field.map(str::to_owned),
+            _ => None,
+        };
+        let body = ErrorBody { error: ErrorDetail { code: code.into(), message: self.to_string(), field } };
+        let mut resp = (status, Json(body)).into_response();
+        if let Error::RateLimited { retry_after_secs } = self {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        resp
+    }
+}
+
+/// Turns axum's body/JSON rejections into our typed 4xx with the JSON error body.
+impl From<axum::extract::rejection::JsonRejection> for Error {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection as J;
+        match r {
+            J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+            J::MissingJsonContentType(_) => {
+                Error::InvalidInput { field: None, message: "send JSON with Content-Type: application/json".into() }
+            }
+            other => Error::InvalidInput { field: None, message: format!("invalid JSON body: {}", other.body_text()) },
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! Everything that talks to Mews: the typed Connector API [`client`], and the per-AccessToken
+//! [`scheduler`] that keeps every call inside the rate budget, batches guest messages and retries
+//! safely.
+
+pub mod client;
+pub mod limiter;
+pub mod scheduler;

@@ -1,0 +1,338 @@
+//! The upstream scheduler for one Mews `AccessToken`: every call Lobby makes for a hotel goes
+//! through here, so the hotel's budget is respected whatever the guest load.
+//!
+//! * **Budget** — each call first takes a slot from the [`Limiter`] (80 % of 200 per 30 s by
+//!   default); a 429 pauses all calls for `Retry-After` (seconds or date), or backs off
+//!   exponentially when Mews sent none.
+//! * **Batching** — guest messages are queued and sent by one task per token with
+//!   `messages/add`, up to 1000 per request, across guests and threads. While one request is in
+//!   flight or the budget is exhausted, new messages pile up and leave together in the next
+//!   request, so guest messages per upstream request grow with load. One batch at a time keeps
+//!   the order of each thread's messages.
+//! * **Exactly once** — a write that fails with a 429 or a 4xx was not committed and is simply
+//!   retried or reported. A write that fails *ambiguously* (timeout, 408, 5xx, connection reset,
+//!   an answer lost after Mews committed) may or may not be in Mews. Before sending such a write
+//!   again, the scheduler reads the affected threads back (`messages/getAll`, from a little before
+//!   the first attempt) and adopts any `Application` message with the same thread and text that
+//!   no earlier send has claimed; only what is truly missing is sent again. Thread creation does
+//!   the same with `messageThreads/getAll` on `CreatedUtc`, matching `OriginalSender` and
+//!   `Subject`. The widget's own retries are made idempotent one level up (see
+//!   `relay::outbox`), keyed by the widget's `client_id`.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use jiff::{SignedDuration, Timestamp};
+use mews_wire::{Message, MessageParameters, MessageThread, SenderKind, TimeInterval};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    client::{MewsClient, MewsError},
+    limiter::Limiter,
+};
+use crate::metrics::Metrics;
+
+/// How many times one logical write is attempted before the caller is told it failed.
+const MAX_ATTEMPTS: u32 = 8;
+/// Look-back before the first attempt when reading writes back (Mews times are whole seconds).
+const RECONCILE_SLACK: SignedDuration = SignedDuration::from_secs(3);
+
+struct Pending {
+    key: String,
+    thread_id: String,
+    text: String,
+    reply: oneshot::Sender<Result<Message, MewsError>>,
+}
+
+/// One hotel's connection to Mews (one `AccessToken`).
+pub struct Upstream {
+    client: MewsClient,
+    limiter: Limiter,
+    queue: mpsc::UnboundedSender<Pending>,
+    metrics: Arc<Metrics>,
+    /// Message and thread ids already handed to a caller: reconciliation never adopts one twice.
+    claimed: Mutex<HashSet<String>>,
+    next_key: AtomicU64,
+}
+
+impl Upstream {
+    /// Starts the batching task; it ends when the `Upstream` is dropped.
+    pub fn start(client: MewsClient, limiter: Limiter, metrics: Arc<Metrics>) -> Arc<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let up = Arc::new(Self {
+            client,
+            limiter,
+            queue: tx,
+            metrics,
+            claimed: Mutex::new(HashSet::new()),
+            next_key: AtomicU64::new(1),
+        });
+        tokio::spawn(run_batcher(Arc::downgrade(&up), rx));
+        up
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.claimed.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned())
+    }
+
+    /// Runs one read with the budget, retrying 429s, timeouts and 5xx with backoff.
+    pub async fn read<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, MewsError>
+    where
+        F: Fn(MewsClient) -> Fut,
+        Fut: Future<Output = Result<T, MewsError>>,
+    {
+        let mut backoff = Duration::from_millis(250);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            self.metrics.upstream_call(op);
+            match f(self.client.clone()).await {
+                Ok(v) => {
+                    self.limiter.relieve();
+                    return Ok(v);
+                }
+                Err(e) => {
+                    self.note_error(&e);
+                    if !e.is_transient() || attempt >= 4 {
+                        return Err(e);
+                    }
+                    if !matches!(e, MewsError::RateLimited { .. }) {
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 2;
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_error(&self, e: &MewsError) {
+        if let MewsError::RateLimited { retry_after } = e {
+            self.metrics.upstream_429.fetch_add(1, Ordering::Relaxed);
+            self.limiter.penalize(*retry_after);
+        } else {
+            self.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Creates one thread, exactly once (see the module docs).
+    pub async fn add_thread(&self, original_sender: &str, subject: &str) -> Result<MessageThread, MewsError> {
+        let started = Timestamp::now();
+        let mut backoff = Duration::from_millis(250);
+        let mut last = None;
+        for _ in 0..MAX_ATTEMPTS {
+            self.limiter.acquire().await;
+            self.metrics.upstream_call("messageThreads/add");
+            match self.client.add_thread(original_sender, subject).await {
+                Ok(t) => {
+                    self.limiter.relieve();
+                    self.claim(&t.id);
+                    return Ok(t);
+                }
+                Err(e) => {
+                    self.note_error(&e);
+                    if !e.is_transient() {
+                        return Err(e);
+                    }
+                    if e.maybe_committed() {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        if let Ok(Some(t)) = self.find_thread(original_sender, subject, started).await {
+                            tracing::info!("adopted a thread Mews created although its answer was lost");
+                            return Ok(t);
+                        }
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(MewsError::Timeout))
+    }
+
+    async fn find_thread(
+        &self,
+        original_sender: &str,
+        subject: &str,
+        started: Timestamp,
+    ) -> Result<Option<MessageThread>, MewsError> {
+        let window = TimeInterval {
+            start_utc: started - RECONCILE_SLACK,
+            end_utc: Timestamp::now() + SignedDuration::from_secs(5),
+        };
+        let found = self.read("messageThreads/getAll", |c| async move { c.get_threads_created(window).await }).await?;
+        Ok(found
+            .into_iter()
+            .rev() // oldest first: adopt the earliest unclaimed match
+            .find(|t| t.original_sender == original_sender && t.subject == subject && self.claim(&t.id)))
+    }
+
+    /// Queues one guest message for `messages/add` and waits for Mews to have it, exactly once.
+    pub async fn add_message(&self, thread_id: &str, text: &str) -> Result<Message, MewsError> {
+        let (tx, rx) = oneshot::channel();
+        let key = format!("m{}", self.next_key.fetch_add(1, Ordering::Relaxed));
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.queue
+            .send(Pending { key, thread_id: thread_id.to_owned(), text: text.to_owned(), reply: tx })
+            .map_err(|_| MewsError::Transport("upstream stopped".into()))?;
+        rx.await.unwrap_or_else(|_| Err(MewsError::Transport("upstream stopped".into())))
+    }
+
+    async fn send_batch(&self, mut pending: Vec<Pending>) {
+        let started = Timestamp::now();
+        let mut backoff = Duration::from_millis(250);
+        let mut failures = 0;
+        let mut solo = false;
+        let mut first = true;
+        while !pending.is_empty() {
+            if !first {
+                self.limiter.acquire().await;
+            }
+            first = false;
+            let take = if solo { 1 } else { pending.len() };
+            let params: Vec<MessageParameters> = pending[..take]
+                .iter()
+                .map(|p| MessageParameters {
+                    message_thread_id: p.thread_id.clone(),
+                    text: p.text.clone(),
+                    identifier: Some(p.key.clone()),
+                })
+                .collect();
+            self.metrics.upstream_call("messages/add");
+            match self.client.add_messages(params).await {
+                Ok(added) => {
+                    self.limiter.relieve();
+                    failures = 0;
+                    let mut by_key: HashMap<String, Message> =
+                        added.into_iter().filter_map(|a| a.identifier.map(|k| (k, a.message))).collect();
+                    for p in pending.drain(..take) {
+                        let answer = by_key
+                            .remove(&p.key)
+                            .ok_or_else(|| MewsError::Decode("message missing from the answer".into()));
+                        if let Ok(m) = &answer {
+                            self.claim(&m.id);
+                            self.metrics.guest_messages.fetch_add(1, Ordering::Relaxed);
+                        }
+                        self.finish(p, answer);
+                    }
+                }
+                Err(e) => {
+                    self.note_error(&e);
+                    failures += 1;
+                    match &e {
+                        // Not committed; the limiter already waits for Retry-After.
+                        MewsError::RateLimited { .. } => {}
+                        // One bad item rejects the whole batch: send one by one to isolate it.
+                        MewsError::Rejected { .. } if take > 1 => solo = true,
+                        MewsError::Rejected { .. } => {
+                            let p = pending.remove(0);
+                            self.finish(p, Err(e.clone()));
+                            failures = 0;
+                        }
+                        // Ambiguous: read back before sending anything again.
+                        _ => {
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(10));
+                            self.reconcile(&mut pending, started).await;
+                        }
+                    }
+                    if failures >= MAX_ATTEMPTS {
+                        for p in pending.drain(..) {
+                            self.finish(p, Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the pending messages' threads back and completes those Mews already has.
+    async fn reconcile(&self, pending: &mut Vec<Pending>, started: Timestamp) {
+        let mut threads: Vec<String> = pending.iter().map(|p| p.thread_id.clone()).collect();
+        threads.sort();
+        threads.dedup();
+        let window = TimeInterval {
+            start_utc: started - RECONCILE_SLACK,
+            end_utc: Timestamp::now() + SignedDuration::from_secs(5),
+        };
+        let mut found: Vec<Message> = Vec::new();
+        for chunk in threads.chunks(mews_wire::limits::MAX_ARRAY) {
+            let mut cursor = None;
+            loop {
+                let ids = chunk.to_vec();
+                let c = cursor.clone();
+                let page = match self
+                    .read("messages/getAll", |cl| {
+                        let ids = ids.clone();
+                        let c = c.clone();
+                        async move { cl.get_messages(&ids, Some(window), 1000, c).await }
+                    })
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(_) => return, // try again on the next attempt
+                };
+                let n = page.messages.len();
+                found.extend(page.messages);
+                if n < 1000 || page.cursor.is_none() {
+                    break;
+                }
+                cursor = page.cursor;
+            }
+        }
+        // Oldest first, so the earliest pending message adopts the earliest matching one.
+        found.reverse();
+        found.sort_by_key(|m| m.created_utc);
+        let mut remaining = Vec::with_capacity(pending.len());
+        for p in pending.drain(..) {
+            let hit = found.iter().position(|m| {
+                m.sender.discriminator == SenderKind::Application
+                    && m.message_thread_id == p.thread_id
+                    && m.text == p.text
+                    && !self.claimed.lock().unwrap_or_else(|e| e.into_inner()).contains(&m.id)
+            });
+            match hit {
+                Some(i) => {
+                    let m = found.remove(i);
+                    self.claim(&m.id);
+                    tracing::info!("adopted a message Mews committed although its answer was lost");
+                    self.metrics.guest_messages.fetch_add(1, Ordering::Relaxed);
+                    self.finish(p, Ok(m));
+                }
+                None => remaining.push(p),
+            }
+        }
+        *pending = remaining;
+    }
+
+    fn finish(&self, p: Pending, answer: Result<Message, MewsError>) {
+        self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        let _ = p.reply.send(answer);
+    }
+}
+
+async fn run_batcher(up: std::sync::Weak<Upstream>, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let Some(up) = up.upgrade() else { return };
+        // Wait for budget first: everything that arrives meanwhile joins this batch.
+        up.limiter.acquire().await;
+        let mut batch = vec![first];
+        while batch.len() < mews_wire::limits::MAX_ARRAY {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        up.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        up.send_batch(batch).await;
+    }
+}

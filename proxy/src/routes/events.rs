@@ -1,0 +1,128 @@
+//! The guest's live stream (server-sent events).
+//!
+//! On connect the stream subscribes to the thread *before* anything else, so nothing published
+//! meanwhile is missed; loads the thread from Mews if this instance has not seen it; replays what
+//! came after `Last-Event-ID` (the header the browser sends on its own reconnects, or the
+//! `last_event_id` query parameter when the widget opens a new `EventSource` itself); then
+//! forwards new events. Each message event carries the Mews message id as its SSE `id`, so the
+//! browser always knows where it stands. Comments keep the connection alive through proxies;
+//! on shutdown every stream receives a `reconnect` event and ends, and the browser reconnects to
+//! a live instance with its last id.
+
+use std::{convert::Infallible, sync::atomic::Ordering, time::Duration};
+
+use axum::{
+    extract::{Query, State},
+    http::HeaderMap,
+    response::sse::{Event as SseEvent, KeepAlive, Sse},
+};
+use futures::Stream;
+use lobby_protocol::{ChatMessage, Resolved, events};
+use serde::Deserialize;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::cors::check_origin;
+use crate::{
+    error::{Error, Result},
+    relay::{hub::Event, poller::ensure_loaded},
+    session::Session,
+    state::AppState,
+};
+
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+}
+
+fn message_event(m: &ChatMessage) -> SseEvent {
+    SseEvent::default().event(events::MESSAGE).id(m.id.clone()).json_data(m).expect("message serialises")
+}
+
+fn resolved_event(resolved: bool) -> SseEvent {
+    SseEvent::default().event(events::RESOLVED).json_data(Resolved { resolved }).expect("serialises")
+}
+
+struct Connected<'a>(&'a AppState);
+
+impl Drop for Connected<'_> {
+    fn drop(&mut self) {
+        self.0.metrics().sse_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Session(claims): Session,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
+    let property = state.property(&claims.p).cloned().ok_or(Error::NotFound)?;
+    check_origin(&headers, &property.config.allowed_origins)?;
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(q.last_event_id)
+        .filter(|s| !s.is_empty() && s.len() <= 100);
+
+    let mut sub = state.hub().subscribe(&claims.p, &claims.t);
+    let (tx, rx) = mpsc::channel::<SseEvent>(64);
+    let mut shutdown = state.shutdown_signal();
+    state.metrics().sse_connections.fetch_add(1, Ordering::Relaxed);
+    let task_state = state.clone();
+    tokio::spawn(async move {
+        let _connected = Connected(&task_state);
+        let thread = sub.thread.clone();
+        if let Err(e) = ensure_loaded(&property, &thread).await {
+            tracing::warn!(error = %e, "could not load thread history; streaming new events only");
+        }
+        property.wake.notify_one();
+        let mut last_sent = last_id.clone();
+        for m in thread.after(last_id.as_deref()) {
+            last_sent = Some(m.id.clone());
+            if tx.send(message_event(&m)).await.is_err() {
+                return;
+            }
+        }
+        if thread.resolved() && tx.send(resolved_event(true)).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                ev = sub.rx.recv() => {
+                    let out = match ev {
+                        Ok(Event::Message(m)) => {
+                            last_sent = Some(m.id.clone());
+                            vec![message_event(&m)]
+                        }
+                        Ok(Event::Resolved(r)) => vec![resolved_event(r)],
+                        // This stream fell behind: resend from the log, the widget dedupes by id.
+                        Err(RecvError::Lagged(_)) => {
+                            let missed = thread.after(last_sent.as_deref());
+                            if let Some(m) = missed.last() {
+                                last_sent = Some(m.id.clone());
+                            }
+                            missed.iter().map(message_event).collect()
+                        }
+                        Err(RecvError::Closed) => return,
+                    };
+                    for e in out {
+                        if tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ = tx.closed() => return,
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                    let _ = tx.send(SseEvent::default().event(events::RECONNECT).data("{}").retry(Duration::from_millis(500))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let stream = futures::StreamExt::map(ReceiverStream::new(rx), Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}

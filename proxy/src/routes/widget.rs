@@ -1,0 +1,257 @@
+//! The widget's JSON API (v1): property info, starting a conversation, sending a message, reading
+//! history. Input is parsed and validated here, at the edge, into clear `invalid_input` errors
+//! naming the field; everything behind trusts it.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, Path, Query, State, rejection::JsonRejection},
+    http::HeaderMap,
+};
+use jiff::Timestamp;
+use lobby_protocol::{
+    ChatMessage, ConversationInfo, History, NewMessage, PropertyInfo, StartConversation, Started, limits,
+};
+use serde::Deserialize;
+
+use super::cors::check_origin;
+use crate::{
+    error::{Error, Result},
+    mews::client::oldest_first,
+    relay::{hub::to_chat, poller::ensure_loaded},
+    session::{Claims, Session},
+    state::{AppState, Property},
+};
+
+fn property<'a>(state: &'a AppState, id: &str) -> Result<&'a std::sync::Arc<Property>> {
+    state.property(id).ok_or(Error::NotFound)
+}
+
+/// Trims and checks a required or optional text field.
+fn text_field(field: &'static str, value: &str, max: usize, required: bool) -> Result<Option<String>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return if required { Err(Error::invalid(field, format!("{field} is required"))) } else { Ok(None) };
+    }
+    if v.chars().count() > max {
+        return Err(Error::invalid(field, format!("{field} is longer than {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(Error::invalid(field, format!("{field} contains control characters")));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn single_line(field: &'static str, value: &str, max: usize, required: bool) -> Result<Option<String>> {
+    let v = text_field(field, value, max, required)?;
+    if v.as_deref().is_some_and(|v| v.contains(['\n', '\r', '\t'])) {
+        return Err(Error::invalid(field, format!("{field} must be a single line")));
+    }
+    Ok(v)
+}
+
+/// A validated guest message.
+struct GuestMessage {
+    client_id: String,
+    text: String,
+}
+
+fn parse_message(m: &NewMessage) -> Result<GuestMessage> {
+    let id = m.client_id.trim();
+    if id.is_empty()
+        || id.len() > limits::MAX_CLIENT_ID_CHARS
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid("client_id", "client_id must be 1–64 letters, digits, '-' or '_'"));
+    }
+    let text = text_field("text", &m.text, limits::MAX_TEXT_CHARS, true)?.expect("required");
+    Ok(GuestMessage { client_id: id.to_owned(), text })
+}
+
+pub async fn property_info(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<PropertyInfo>> {
+    let p = property(&state, &id)?;
+    check_origin(&headers, &p.config.allowed_origins)?;
+    let c = &p.config;
+    Ok(Json(PropertyInfo {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        greeting: c.greeting.clone(),
+        locale: c.locale.clone(),
+        color: c.color.clone(),
+        open: c.hours.is_open(Timestamp::now()),
+        away_message: c.away_message.clone(),
+        reply_minutes: c.reply_minutes,
+    }))
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: std::result::Result<Json<StartConversation>, JsonRejection>,
+) -> Result<Json<Started>> {
+    let p = property(&state, &id)?;
+    check_origin(&headers, &p.config.allowed_origins)?;
+    let Json(req) = body?;
+    let name = single_line("name", &req.name, limits::MAX_NAME_CHARS, true)?.expect("required");
+    let topic = single_line("topic", &req.topic, limits::MAX_TOPIC_CHARS, false)?;
+    let email = single_line("email", req.email.as_deref().unwrap_or(""), limits::MAX_REF_CHARS, false)?;
+    if let Some(e) = &email {
+        let ok = e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !d.ends_with('.'));
+        if !ok || e.contains(' ') {
+            return Err(Error::invalid("email", "email does not look like an address"));
+        }
+    }
+    let reservation =
+        single_line("reservation", req.reservation.as_deref().unwrap_or(""), limits::MAX_REF_CHARS, false)?;
+    let first = req.message.as_ref().map(parse_message).transpose()?;
+    state.guard().check(None, Some(peer.ip())).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+
+    // Staff see the guest's contact details in the inbox list, where they decide what to open.
+    let topic_text = topic.unwrap_or_else(|| "Website chat".to_owned());
+    let mut subject = topic_text.clone();
+    if let Some(e) = &email {
+        subject.push_str(&format!(" · {e}"));
+    }
+    if let Some(r) = &reservation {
+        subject.push_str(&format!(" · Reservation {r}"));
+    }
+    let thread = p.upstream.add_thread(&name, &subject).await?;
+    let claims = Claims {
+        p: id.clone(),
+        t: thread.id.clone(),
+        n: name.clone(),
+        s: topic_text.clone(),
+        iat: Timestamp::now().as_second(),
+    };
+    let session = state.sessions().sign(&claims);
+    let slot = state.hub().thread(&id, &thread.id);
+    slot.mark_loaded(); // a new thread has no history to load
+    let message = match first {
+        Some(m) => match state.outbox().send(&p.upstream, &slot, &m.client_id, &m.text).await {
+            Ok(chat) => Some(chat),
+            Err(e) => {
+                // The thread exists; the widget keeps the message and sends it again with the
+                // same client_id through POST /v1/conversation/messages.
+                tracing::warn!(error = %e, "first message not delivered yet");
+                None
+            }
+        },
+        None => None,
+    };
+    p.wake.notify_one();
+    Ok(Json(Started {
+        session,
+        conversation: ConversationInfo { property: id, name, topic: topic_text, resolved: false },
+        message,
+    }))
+}
+
+pub async fn conversation(
+    State(state): State<AppState>,
+    Session(claims): Session,
+    headers: HeaderMap,
+) -> Result<Json<ConversationInfo>> {
+    let p = property(&state, &claims.p)?;
+    check_origin(&headers, &p.config.allowed_origins)?;
+    let thread = state.hub().thread(&claims.p, &claims.t);
+    ensure_loaded(p, &thread).await?;
+    Ok(Json(ConversationInfo { property: claims.p, name: claims.n, topic: claims.s, resolved: thread.resolved() }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Session(claims): Session,
+    headers: HeaderMap,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<History>> {
+    let p = property(&state, &claims.p)?;
+    check_origin(&headers, &p.config.allowed_origins)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, limits::MAX_HISTORY_PAGE);
+    let thread = state.hub().thread(&claims.p, &claims.t);
+    ensure_loaded(p, &thread).await?;
+    match q.before {
+        None => {
+            let (messages, more) = thread.recent(limit as usize);
+            Ok(Json(History { messages, more, resolved: thread.resolved() }))
+        }
+        Some(before) => {
+            if before.is_empty() || before.len() > 100 {
+                return Err(Error::invalid("before", "before must be a message id"));
+            }
+            let ids = vec![claims.t.clone()];
+            let page = p
+                .upstream
+                .read("messages/getAll", move |c| {
+                    let (ids, cur) = (ids.clone(), Some(before.clone()));
+                    async move { c.get_messages(&ids, None, limit, cur).await }
+                })
+                .await
+                .map_err(|e| match e {
+                    crate::mews::client::MewsError::Rejected { .. } => Error::invalid("before", "unknown message id"),
+                    other => Error::Upstream(other),
+                })?;
+            let more = page.messages.len() as u32 >= limit;
+            let messages: Vec<ChatMessage> = oldest_first(page.messages).iter().map(|m| to_chat(m, None)).collect();
+            Ok(Json(History { messages, more, resolved: thread.resolved() }))
+        }
+    }
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    Session(claims): Session,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: std::result::Result<Json<NewMessage>, JsonRejection>,
+) -> Result<Json<ChatMessage>> {
+    let p = property(&state, &claims.p)?;
+    check_origin(&headers, &p.config.allowed_origins)?;
+    let Json(req) = body?;
+    let m = parse_message(&req)?;
+    state.guard().check(Some(&claims.t), Some(peer.ip())).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+    let thread = state.hub().thread(&claims.p, &claims.t);
+    ensure_loaded(p, &thread).await?;
+    if thread.resolved() {
+        return Err(Error::ConversationResolved);
+    }
+    let chat = state.outbox().send(&p.upstream, &thread, &m.client_id, &m.text).await?;
+    p.wake.notify_one();
+    Ok(Json(chat))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_validation_names_the_field() {
+        let bad_id = NewMessage { client_id: "a b".into(), text: "hi".into() };
+        assert!(matches!(parse_message(&bad_id), Err(Error::InvalidInput { field: Some("client_id"), .. })));
+        let empty = NewMessage { client_id: "c1".into(), text: "  \n ".into() };
+        assert!(matches!(parse_message(&empty), Err(Error::InvalidInput { field: Some("text"), .. })));
+        let long = NewMessage { client_id: "c1".into(), text: "x".repeat(limits::MAX_TEXT_CHARS + 1) };
+        assert!(matches!(parse_message(&long), Err(Error::InvalidInput { field: Some("text"), .. })));
+        let ok = NewMessage { client_id: "c1".into(), text: "  <b>hello</b>\nthere ".into() };
+        assert_eq!(parse_message(&ok).unwrap().text, "<b>hello</b>\nthere");
+    }
+
+    #[test]
+    fn names_are_single_lines() {
+        assert!(single_line("name", "Jane\nDoe", 80, true).is_err());
+        assert_eq!(single_line("name", " Jane ", 80, true).unwrap().as_deref(), Some("Jane"));
+        assert_eq!(single_line("topic", "", 80, false).unwrap(), None);
+    }
+}
