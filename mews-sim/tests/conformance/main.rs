@@ -1,0 +1,11 @@
+//! The mews-sim conformance suite: one test per documented behaviour, each against a simulator
+//! served on port 0 and driven with reqwest. Spec JSON examples live in `tests/fixtures/`.
+
+mod admin;
+mod common;
+mod faults;
+mod operations;
+mod pagination;
+mod rate_limit;
+mod transport;
+mod webhooks;
