@@ -1,1 +1,333 @@
-//! Shared harness for the end-to-end tests.
+//! The harness shared by the end-to-end tests and `make demo`: it starts the real pieces on
+//! loopback — the Mews simulator, the Lobby proxy (configured explicitly to use the simulator),
+//! and a small server for the host pages in `public/` — and drives a real headless Chromium
+//! through chromedriver.
+//!
+//! The host pages are served from a different origin than the proxy, as on a real hotel site,
+//! so CORS, the loader's cross-origin module import and the Shadow DOM are exercised for real.
+
+pub mod browser;
+pub mod guest;
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use lobby_proxy::config::{Config as ProxyConfig, LogFormat, OpeningHours, PropertyConfig};
+use mews_wire::demo;
+use secrecy::SecretString;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// The demo hotel most tests use (Mews demo enterprise "Gross pricing").
+pub const PROPERTY: &str = "grand-hotel";
+/// A second demo hotel (Mews demo enterprise "Net pricing").
+pub const PROPERTY_2: &str = "riverside";
+/// Secret Mews puts in the webhook URL (demo/test only).
+pub const WEBHOOK_TOKEN: &str = "demo-webhook-token-7f3a9c";
+
+/// Where the pieces listen (0 = any free port).
+#[derive(Clone, Debug)]
+pub struct Ports {
+    pub sim: u16,
+    pub proxy: u16,
+    pub pages: u16,
+}
+
+impl Ports {
+    pub fn any() -> Self {
+        Self { sim: 0, proxy: 0, pages: 0 }
+    }
+}
+
+/// A running simulator + proxy + host-page server.
+pub struct Stack {
+    pub sim_url: String,
+    pub proxy_url: String,
+    pub pages_url: String,
+    proxy_addr: SocketAddr,
+    proxy_config: ProxyConfig,
+    stops: Vec<oneshot::Sender<()>>,
+    proxy_stop: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The repository root (for `public/`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise: &str, origin: &str) -> PropertyConfig {
+    PropertyConfig {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        mews_url: sim_url.to_owned(),
+        client_token: SecretString::from(demo::TOKEN_SETS[0].1),
+        access_token: SecretString::from(access_token),
+        enterprise_id: Some(enterprise.to_owned()),
+        allowed_origins: vec![origin.to_owned()],
+        greeting: format!("Welcome to {name}! How can we help with your stay?"),
+        locale: "en".into(),
+        color: "#1f6f5c".into(),
+        away_message: "Our front desk is closed right now. Leave a message and we will answer as soon as we are back."
+            .into(),
+        reply_minutes: 5,
+        hours: OpeningHours::always(),
+    }
+}
+
+impl Stack {
+    /// Starts everything with the simulator's default (demo) configuration and instant webhooks.
+    pub async fn start(ports: Ports) -> Self {
+        Self::start_with(ports, mews_sim::Config::default()).await
+    }
+
+    /// Starts everything with a given simulator configuration (its webhook URL is set here).
+    pub async fn start_with(ports: Ports, mut sim_config: mews_sim::Config) -> Self {
+        let proxy_listener = TcpListener::bind(("127.0.0.1", ports.proxy)).await.expect("bind proxy");
+        let proxy_addr = proxy_listener.local_addr().unwrap();
+        let proxy_url = format!("http://{proxy_addr}");
+        let pages_listener = TcpListener::bind(("127.0.0.1", ports.pages)).await.expect("bind pages");
+        let pages_url = format!("http://{}", pages_listener.local_addr().unwrap());
+        let sim_listener = TcpListener::bind(("127.0.0.1", ports.sim)).await.expect("bind simulator");
+        let sim_url = format!("http://{}", sim_listener.local_addr().unwrap());
+
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
+
+        sim_config.webhook_url = Some(format!("{proxy_url}/webhooks/mews?Token={WEBHOOK_TOKEN}"));
+        let (tx, rx) = oneshot::channel::<()>();
+        stops.push(tx);
+        let sim_state = mews_sim::AppState::new(sim_config);
+        tasks.push(tokio::spawn(async move {
+            let _ = mews_sim::serve(sim_listener, sim_state, async move {
+                let _ = rx.await;
+            })
+            .await;
+        }));
+
+        let mut properties = BTreeMap::new();
+        properties.insert(
+            PROPERTY.to_owned(),
+            property(PROPERTY, "Grand Hotel Vltava", &sim_url, demo::TOKEN_SETS[0].2, demo::GROSS_ID, &pages_url),
+        );
+        properties.insert(
+            PROPERTY_2.to_owned(),
+            property(PROPERTY_2, "Riverside Inn", &sim_url, demo::TOKEN_SETS[0].3, demo::NET_ID, &pages_url),
+        );
+        let proxy_config = ProxyConfig {
+            listen: proxy_addr,
+            log_format: LogFormat::Pretty,
+            session_secret: SecretString::from("demo-session-secret-0123456789abcdef0123"),
+            webhook_token: SecretString::from(WEBHOOK_TOKEN),
+            client_name: "Lobby demo 0.1.0".into(),
+            upstream_timeout: Duration::from_secs(10),
+            budget_share: 0.8,
+            properties,
+        };
+
+        let (ptx, prx) = oneshot::channel::<()>();
+        stops.push(ptx);
+        let pages_state = PagesState { proxy_url: proxy_url.clone() };
+        tasks.push(tokio::spawn(async move {
+            let app = Router::new()
+                .route("/", get(demo_page))
+                .route("/test-pages/{name}", get(test_page))
+                .with_state(pages_state);
+            let _ = axum::serve(pages_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = prx.await;
+                })
+                .await;
+        }));
+
+        let mut stack =
+            Self { sim_url, proxy_url, pages_url, proxy_addr, proxy_config, stops, proxy_stop: None, tasks };
+        stack.start_proxy(proxy_listener);
+        stack
+    }
+
+    fn start_proxy(&mut self, listener: TcpListener) {
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = lobby_proxy::AppState::new(self.proxy_config.clone(), lobby_proxy::assets::Assets::embedded());
+        let handle = tokio::spawn(lobby_proxy::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        self.proxy_stop = Some((tx, handle));
+    }
+
+    /// Stops the proxy gracefully and starts a fresh instance on the same address with the same
+    /// configuration (sessions must survive).
+    pub async fn restart_proxy(&mut self) {
+        if let Some((tx, handle)) = self.proxy_stop.take() {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        }
+        let listener = TcpListener::bind(self.proxy_addr).await.expect("rebind proxy");
+        self.start_proxy(listener);
+    }
+
+    /// URL of the demo hotel page.
+    pub fn demo_page(&self) -> String {
+        format!("{}/", self.pages_url)
+    }
+
+    /// Client for the simulator (Connector API and admin API).
+    pub fn sim(&self) -> SimClient {
+        SimClient { base: self.sim_url.clone(), http: reqwest::Client::new() }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some((tx, handle)) = self.proxy_stop.take() {
+            let _ = tx.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        }
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+#[derive(Clone)]
+struct PagesState {
+    proxy_url: String,
+}
+
+fn page(state: &PagesState, file: PathBuf) -> Response {
+    match std::fs::read_to_string(&file) {
+        Ok(html) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            html.replace("{{PROXY}}", &state.proxy_url).replace("{{PROPERTY}}", PROPERTY),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such page").into_response(),
+    }
+}
+
+async fn demo_page(State(state): State<PagesState>) -> Response {
+    page(&state, repo_root().join("public/demo/index.html"))
+}
+
+async fn test_page(State(state): State<PagesState>, Path(name): Path<String>) -> Response {
+    if !name.ends_with(".html") || name.contains('/') || name.contains("..") {
+        return (StatusCode::NOT_FOUND, "no such page").into_response();
+    }
+    page(&state, repo_root().join("public/test-pages").join(name))
+}
+
+/// Talks to the simulator the way Mews's own users would: the Connector API with the demo
+/// tokens, and the staff side (admin API) to reply as the hotel.
+#[derive(Clone)]
+pub struct SimClient {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl SimClient {
+    fn auth(access_token: &str) -> serde_json::Value {
+        serde_json::json!({
+            "ClientToken": demo::TOKEN_SETS[0].1,
+            "AccessToken": access_token,
+            "Client": "Lobby e2e checker 1.0",
+        })
+    }
+
+    /// `POST /api/connector/v1/{path}` with the demo Gross-hotel tokens merged into `body`.
+    pub async fn connector(&self, path: &str, mut body: serde_json::Value) -> serde_json::Value {
+        let auth = Self::auth(demo::TOKEN_SETS[0].2);
+        for (k, v) in auth.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let resp = self.http.post(format!("{}/api/connector/v1/{path}", self.base)).json(&body).send().await.unwrap();
+        let status = resp.status();
+        let json: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+        assert!(status.is_success(), "{path} answered {status}: {json}");
+        json
+    }
+
+    /// Threads created in the last day, newest first (Connector API).
+    pub async fn recent_threads(&self) -> Vec<mews_wire::MessageThread> {
+        let now = jiff::Timestamp::now();
+        let body = serde_json::json!({
+            "CreatedUtc": {
+                "StartUtc": mews_wire::format_utc(now - jiff::SignedDuration::from_hours(24)),
+                "EndUtc": mews_wire::format_utc(now + jiff::SignedDuration::from_hours(1)),
+            },
+            "Limitation": { "Count": 1000 },
+        });
+        let v = self.connector("messageThreads/getAll", body).await;
+        serde_json::from_value(v["MessageThreads"].clone()).unwrap()
+    }
+
+    /// All messages of a thread, oldest first (Connector API).
+    pub async fn messages(&self, thread_id: &str) -> Vec<mews_wire::Message> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({ "MessageThreadIds": [thread_id], "Limitation": { "Count": 1000 } });
+            if let Some(c) = &cursor {
+                body["Limitation"]["Cursor"] = serde_json::json!(c);
+            }
+            let v = self.connector("messages/getAll", body).await;
+            let page: Vec<mews_wire::Message> = serde_json::from_value(v["Messages"].clone()).unwrap();
+            let n = page.len();
+            all.extend(page);
+            cursor = v["Cursor"].as_str().map(str::to_owned);
+            if n < 1000 || cursor.is_none() {
+                break;
+            }
+        }
+        all.reverse();
+        all
+    }
+
+    /// Replies as hotel staff (the simulator's admin API).
+    pub async fn staff_reply(&self, thread_id: &str, text: &str) -> serde_json::Value {
+        let resp = self
+            .http
+            .post(format!("{}/admin/threads/{thread_id}/reply", self.base))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "staff reply failed: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// Marks a thread resolved (or not) as staff.
+    pub async fn resolve(&self, thread_id: &str, resolved: bool) {
+        let resp = self
+            .http
+            .post(format!("{}/admin/threads/{thread_id}/resolve", self.base))
+            .json(&serde_json::json!({ "resolved": resolved }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "resolve failed: {}", resp.status());
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -3,8 +3,9 @@
 //! The log is the relay's memory of a thread: messages in Mews order (oldest first), each once,
 //! by Mews id. It serves `Last-Event-ID` replay (everything after the given id) and the first page
 //! of history without another Mews call. Mews stays the source of truth: a thread's log is
-//! (re)loaded from Mews when a guest first subscribes, so a restarted or a different proxy
-//! instance answers the same.
+//! (re)loaded from Mews whenever it may be stale — before its first subscriber, and again after
+//! its last subscriber left, since only live threads are polled — so a restarted or a different
+//! proxy instance answers the same.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -151,6 +152,10 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut st = self.thread.state();
         st.subscribers = st.subscribers.saturating_sub(1);
+        if st.subscribers == 0 {
+            // Nobody polls a thread without subscribers: its log goes stale until reloaded.
+            st.loaded = false;
+        }
     }
 }
 

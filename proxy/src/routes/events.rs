@@ -81,8 +81,11 @@ pub async fn stream(
         }
         property.wake.notify_one();
         let mut last_sent = last_id.clone();
+        // Loading may also have published these to our own receiver: send each id once.
+        let mut replayed = std::collections::HashSet::new();
         for m in thread.after(last_id.as_deref()) {
             last_sent = Some(m.id.clone());
+            replayed.insert(m.id.clone());
             if tx.send(message_event(&m)).await.is_err() {
                 return;
             }
@@ -94,6 +97,7 @@ pub async fn stream(
             tokio::select! {
                 ev = sub.rx.recv() => {
                     let out = match ev {
+                        Ok(Event::Message(m)) if replayed.remove(&m.id) => vec![],
                         Ok(Event::Message(m)) => {
                             last_sent = Some(m.id.clone());
                             vec![message_event(&m)]

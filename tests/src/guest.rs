@@ -1,0 +1,150 @@
+//! A guest's side of the widget API without a browser: plain HTTP and a streaming SSE reader, so
+//! proxy behaviour (replay, restarts, faults, load) can be checked precisely and quickly.
+
+use std::time::Duration;
+
+use lobby_protocol::{ChatMessage, History, NewMessage, StartConversation, Started};
+
+/// One server-sent event as the browser would parse it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+/// A guest with a session, talking to the proxy like the widget does.
+#[derive(Clone)]
+pub struct Guest {
+    pub proxy: String,
+    pub origin: String,
+    pub session: String,
+    pub http: reqwest::Client,
+}
+
+impl Guest {
+    /// Starts a conversation on `property` from `origin`.
+    pub async fn start(
+        proxy: &str,
+        origin: &str,
+        property: &str,
+        name: &str,
+        first: Option<(&str, &str)>,
+    ) -> (Self, Started) {
+        let http = reqwest::Client::new();
+        let body = StartConversation {
+            name: name.into(),
+            topic: "Question".into(),
+            email: None,
+            reservation: None,
+            message: first.map(|(id, text)| NewMessage { client_id: id.into(), text: text.into() }),
+        };
+        let resp = http
+            .post(format!("{proxy}/v1/properties/{property}/conversations"))
+            .header("origin", origin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "start answered {}: {}", resp.status(), resp.text().await.unwrap());
+        let started: Started = resp.json().await.unwrap();
+        (Self { proxy: proxy.into(), origin: origin.into(), session: started.session.clone(), http }, started)
+    }
+
+    pub async fn send_raw(&self, client_id: &str, text: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/conversation/messages", self.proxy))
+            .header("origin", &self.origin)
+            .bearer_auth(&self.session)
+            .json(&NewMessage { client_id: client_id.into(), text: text.into() })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send(&self, client_id: &str, text: &str) -> ChatMessage {
+        let resp = self.send_raw(client_id, text).await;
+        assert!(resp.status().is_success(), "send answered {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    pub async fn history(&self) -> History {
+        let resp = self
+            .http
+            .get(format!("{}/v1/conversation/messages", self.proxy))
+            .header("origin", &self.origin)
+            .bearer_auth(&self.session)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "history answered {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// Opens the SSE stream, optionally resuming after `last_event_id` (header, as browsers do).
+    pub async fn events(&self, last_event_id: Option<&str>) -> SseStream {
+        let mut req = self
+            .http
+            .get(format!("{}/v1/conversation/events?session={}", self.proxy, self.session))
+            .header("origin", &self.origin)
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "events stream");
+        SseStream { resp, buf: String::new() }
+    }
+}
+
+/// An open SSE response being read incrementally.
+pub struct SseStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseStream {
+    /// The next event (comments and keep-alives skipped), or `None` on timeout or end of stream.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let mut ev = SseEvent { event: "message".into(), ..Default::default() };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        ev.event = v.trim().into();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        ev.id = Some(v.trim().into());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !ev.data.is_empty() {
+                            ev.data.push('\n');
+                        }
+                        ev.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(ev);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk()).await.ok()?.ok()??;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Waits for the next `message` event and parses it.
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<(Option<String>, ChatMessage)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self.next(left).await?;
+            if ev.event == "message" {
+                return Some((ev.id, serde_json::from_str(&ev.data).expect("message event is JSON")));
+            }
+        }
+    }
+}

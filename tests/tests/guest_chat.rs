@@ -1,0 +1,74 @@
+//! The thin end-to-end slice, in a real headless Chromium against the real proxy and simulator:
+//! a guest on the demo hotel page opens the chat, starts a conversation, and sees the hotel's
+//! reply arrive live.
+
+use std::time::Duration;
+
+use lobby_e2e::{Ports, Stack, browser::Browser, eventually, repo_root};
+use mews_wire::SenderKind;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_starts_a_conversation_and_sees_the_staff_reply_live() {
+    let stack = Stack::start(Ports::any()).await;
+    let browser = Browser::launch().await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+
+    // The loader draws the launcher; the widget loads on click.
+    browser.widget("lobby-launcher").await.click().await.unwrap();
+    browser.widget("lobby-name").await.send_keys("Jana Nováková").await.unwrap();
+    browser.widget("lobby-topic").await.send_keys("Late check-in").await.unwrap();
+    let first = "Hello! We land at 23:10 — can we still check in around midnight?";
+    browser.widget("lobby-first-message").await.send_keys(first).await.unwrap();
+    browser.widget("lobby-start").await.click().await.unwrap();
+
+    // The guest sees their message as sent.
+    eventually(Duration::from_secs(10), "the guest's message marked sent", || async {
+        browser
+            .messages()
+            .await
+            .into_iter()
+            .find(|(a, s, t)| a == "guest" && s == "sent" && t.contains("23:10"))
+            .map(|_| ())
+    })
+    .await;
+
+    // Mews has the thread with the guest's name, and the message as sent by the application.
+    let sim = stack.sim();
+    let thread = eventually(Duration::from_secs(5), "the thread in Mews", || async {
+        sim.recent_threads().await.into_iter().find(|t| t.original_sender == "Jana Nováková")
+    })
+    .await;
+    assert!(thread.subject.contains("Late check-in"), "subject: {}", thread.subject);
+    let messages = sim.messages(&thread.id).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].text, first);
+    assert_eq!(messages[0].sender.discriminator, SenderKind::Application);
+
+    // Staff reply from the hotel side; the widget shows it, labelled as the hotel's.
+    let reply = "Of course! Night reception is open 24/7. Safe travels!";
+    sim.staff_reply(&thread.id, reply).await;
+    let started = std::time::Instant::now();
+    eventually(Duration::from_secs(5), "the staff reply in the widget", || async {
+        browser.messages().await.into_iter().find(|(a, _, t)| a == "hotel" && t.contains("Night reception")).map(|_| ())
+    })
+    .await;
+    let shown_after = started.elapsed();
+
+    // It came over the SSE stream: the widget holds one open, and the proxy counted the push.
+    let metrics = reqwest::get(format!("{}/metrics", stack.proxy_url)).await.unwrap().text().await.unwrap();
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert!(gauge("lobby_sse_connections") >= 1.0, "{metrics}");
+    assert!(gauge("lobby_staff_replies_total") >= 1.0, "{metrics}");
+    println!("staff reply shown in the widget {shown_after:?} after it was posted");
+
+    browser.screenshot(&repo_root().join("docs/screenshots/e2e-conversation.png")).await;
+    browser.close().await;
+    stack.stop().await;
+}
