@@ -1,1 +1,135 @@
-//! Placeholder; see issue 5.
+//! Lobby's guest chat widget: Leptos (CSR) compiled to WebAssembly.
+//!
+//! The loader (`public/lobby.js`) draws the launcher inside an open Shadow DOM, imports the
+//! wasm-bindgen glue on interest, and calls [`mount`] with an element of that shadow root.
+//! Everything the widget renders lives there, so host CSS cannot reach it and it cannot reach
+//! the host page. See `widget/README.md` for the options, the handle and the events.
+
+pub mod api;
+pub mod attention;
+pub mod color;
+pub mod components;
+pub mod i18n;
+pub mod live;
+pub mod outbox;
+pub mod state;
+pub mod store;
+pub mod viewport;
+
+use js_sys::{Function, Object, Reflect};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlElement;
+
+use crate::api::Api;
+use crate::i18n::{Key, Lang};
+use crate::state::Chat;
+
+/// What the loader gets back from [`mount`]: the host API's calls land here.
+#[wasm_bindgen]
+pub struct Handle {
+    chat: Chat,
+}
+
+#[wasm_bindgen]
+impl Handle {
+    /// Opens the panel (and counts as consent).
+    pub fn open(&self) {
+        self.chat.set_open(true);
+    }
+
+    /// Closes the panel.
+    pub fn close(&self) {
+        self.chat.set_open(false);
+    }
+
+    /// Opens or closes the panel.
+    pub fn toggle(&self) {
+        self.chat.set_open(!self.chat.open.get_untracked());
+    }
+
+    /// Switches the language (a BCP 47 tag; unsupported tags are ignored).
+    #[wasm_bindgen(js_name = setLocale)]
+    pub fn set_locale(&self, tag: &str) {
+        if let Some(l) = Lang::from_tag(tag) {
+            self.chat.lang_chosen.set_value(true);
+            self.chat.lang.set(l);
+        }
+    }
+
+    /// Prefills the start form.
+    pub fn prefill(&self, name: Option<String>, email: Option<String>) {
+        if let Some(n) = name {
+            self.chat.name.set(n);
+        }
+        if let Some(e) = email {
+            self.chat.reference.set(e);
+        }
+    }
+
+    /// The host page recorded the guest's consent: storage may be used from now on.
+    pub fn consent(&self) {
+        store::consent();
+    }
+}
+
+fn browser_lang() -> Option<Lang> {
+    let nav = web_sys::window()?.navigator();
+    nav.languages().iter().filter_map(|l| l.as_string()).chain(nav.language()).find_map(|l| Lang::from_tag(&l))
+}
+
+/// Mounts the widget into `el` (inside the loader's shadow root). `options`: `proxy`,
+/// `property`, and optionally `locale`, `greeting`, `color`, `name`, `email`, `consent`, and
+/// `emit(name, detail)` for events (`opened`, `closed`, `message`, `unread`, `sound`).
+#[wasm_bindgen]
+pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
+    let get = |k: &str| api::opt(&options, k).filter(|s| !s.is_empty());
+    let api = Api { proxy: get("proxy").unwrap_or_default(), property: get("property").unwrap_or_default() };
+    store::init(&api.property);
+    if api::b(&options, "consent") {
+        store::consent();
+    }
+    let emit = Reflect::get(&options, &"emit".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .unwrap_or_else(|| Function::new_no_args(""));
+    let root = el.parent_element().and_then(|p| p.dyn_into::<HtmlElement>().ok()).unwrap_or_else(|| el.clone());
+    Chat::set_host(root, emit);
+
+    let owner = Owner::new();
+    owner.set();
+    let lang = get("locale").and_then(|l| Lang::from_tag(&l)).or_else(browser_lang);
+    let color = get("color").filter(|c| color::parse(c).is_some());
+    if let Some(c) = &color {
+        color::apply(c);
+    }
+    let chat = Chat::new(api, lang, get("greeting"), color.is_some());
+    chat.name.set(get("name").unwrap_or_default());
+    chat.reference.set(get("email").unwrap_or_default());
+
+    // Events for the loader and the host page.
+    Effect::new(move |was: Option<bool>| {
+        let open = chat.open.get();
+        if was.is_some_and(|w| w != open) {
+            store::set(store::keys::OPEN, open.then_some("1"), true);
+            Chat::emit(if open { "opened" } else { "closed" }, &Object::new());
+        }
+        open
+    });
+    Effect::new(move |_| {
+        let n = chat.unread.get();
+        let lang = chat.lang.get();
+        let label = if n > 0 { lang.fill(Key::Unread, n, "") } else { lang.t(Key::Launcher).to_owned() };
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"count".into(), &n.into());
+        let _ = Reflect::set(&o, &"label".into(), &label.into());
+        Chat::emit("unread", &o);
+    });
+
+    chat.boot();
+    live::watch(chat);
+    viewport::follow();
+    leptos::mount::mount_to(el, move || view! { <components::panel::Panel chat=chat/> }).forget();
+    std::mem::forget(owner);
+    Handle { chat }
+}

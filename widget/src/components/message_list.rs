@@ -1,0 +1,41 @@
+//! The message list (`lobby-messages`): an ordered list, keyboard-scrollable, that keeps the
+//! newest message in view, with "show earlier messages" when older history exists.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use crate::components::message::Message;
+use crate::i18n::Key;
+use crate::state::Chat;
+
+/// The list.
+#[component]
+pub fn MessageList(chat: Chat) -> impl IntoView {
+    let list = NodeRef::<html::Ol>::new();
+    Effect::new(move |_| {
+        chat.messages.track();
+        if let Some(el) = list.get() {
+            request_animation_frame(move || el.set_scroll_top(el.scroll_height()));
+        }
+    });
+    view! {
+        {move || chat.more.get().then(|| view! {
+            <button type="button" class="lobby-link" data-testid="lobby-earlier" on:click=move |_| chat.load_earlier()>
+                {chat.t(Key::Earlier)}
+            </button>
+        })}
+        <ol
+            class="lobby-messages"
+            data-testid="lobby-messages"
+            tabindex="0"
+            aria-label=move || chat.t(Key::Messages)
+            node_ref=list
+        >
+            <For
+                each=move || chat.messages.get()
+                key=|m| (m.key().to_owned(), m.status, m.id.is_some())
+                children=move |m| view! { <Message chat=chat m=m/> }
+            />
+        </ol>
+    }
+}

@@ -1,0 +1,113 @@
+//! The chat panel: a labelled dialog holding the header and, by phase, the loading state, the
+//! start form or the conversation. Keeps keyboard focus inside while open (Tab wraps, Escape
+//! closes), focuses the first field on open, and hosts the polite live region.
+
+use leptos::html;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlElement, KeyboardEvent};
+
+use crate::components::{conversation::Conversation, header::Header, start_form::StartForm};
+use crate::i18n::Key;
+use crate::state::{Chat, Phase};
+
+const FOCUSABLE: &str = "button:not([disabled]),input,textarea,[tabindex='0']";
+
+fn focusables(panel: &HtmlElement) -> Vec<HtmlElement> {
+    let Ok(list) = panel.query_selector_all(FOCUSABLE) else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok()).collect()
+}
+
+fn active(panel: &HtmlElement) -> Option<web_sys::Element> {
+    panel
+        .get_root_node()
+        .dyn_into::<web_sys::ShadowRoot>()
+        .ok()
+        .and_then(|r| r.active_element())
+        .or_else(|| panel.owner_document()?.active_element())
+}
+
+/// Focuses the first input of the panel (or the composer), else the first control.
+pub fn focus_first(panel: &HtmlElement) {
+    let all = focusables(panel);
+    let field = all.iter().find(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA")).or(all.first());
+    if let Some(e) = field {
+        let _ = e.focus();
+    }
+}
+
+fn trap(ev: &KeyboardEvent, panel: &HtmlElement) {
+    let all = focusables(panel);
+    let (Some(first), Some(last)) = (all.first(), all.last()) else {
+        return;
+    };
+    let now = active(panel);
+    let at = |e: &HtmlElement| now.as_ref().is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>());
+    let inside = now.as_ref().is_some_and(|a| panel.contains(Some(a)));
+    if ev.shift_key() && (at(first) || !inside) {
+        ev.prevent_default();
+        let _ = last.focus();
+    } else if !ev.shift_key() && (at(last) || !inside) {
+        ev.prevent_default();
+        let _ = first.focus();
+    }
+}
+
+/// The panel (`data-testid="lobby-panel"`).
+#[component]
+pub fn Panel(chat: Chat) -> impl IntoView {
+    let panel = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if chat.open.get()
+            && let Some(p) = panel.get()
+        {
+            let p: HtmlElement = p.unchecked_into();
+            request_animation_frame(move || focus_first(&p));
+        }
+    });
+    let keydown = move |ev: KeyboardEvent| {
+        let Some(p) = panel.get() else { return };
+        match ev.key().as_str() {
+            "Escape" => chat.set_open(false),
+            "Tab" => trap(&ev, p.unchecked_ref()),
+            _ => {}
+        }
+    };
+    let label = move || chat.lang.get().fill(Key::PanelLabel, 0, &chat.hotel());
+    view! {
+        <div
+            class="lobby-panel"
+            data-testid="lobby-panel"
+            role="dialog"
+            aria-modal="true"
+            aria-label=label
+            dir=move || chat.lang.get().dir()
+            lang=move || chat.lang.get().code()
+            hidden=move || !chat.open.get()
+            node_ref=panel
+            on:keydown=keydown
+        >
+            <Header chat=chat/>
+            {move || match chat.phase.get() {
+                Phase::Loading => view! {
+                    <p class="lobby-body lobby-note" role="status">{chat.t(Key::Loading)}</p>
+                }.into_any(),
+                Phase::Unavailable => view! {
+                    <div class="lobby-body lobby-note" role="status">
+                        <p>{chat.t(Key::Unavailable)}</p>
+                        <button type="button" class="lobby-button" on:click=move |_| chat.load_info()>
+                            {chat.t(Key::TryAgain)}
+                        </button>
+                    </div>
+                }.into_any(),
+                Phase::Start => view! { <StartForm chat=chat/> }.into_any(),
+                Phase::Chat => view! { <Conversation chat=chat/> }.into_any(),
+            }}
+            <div class="lobby-sr" aria-live="polite" data-testid="lobby-live">
+                {move || chat.announce.get()}
+            </div>
+        </div>
+    }
+}
