@@ -2,7 +2,9 @@
 //! served on port 0 and driven with reqwest. Spec JSON examples live in `tests/fixtures/`.
 
 mod admin;
+mod binary;
 mod common;
+mod console;
 mod faults;
 mod operations;
 mod pagination;
