@@ -107,6 +107,9 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     chat.name.set(get("name").unwrap_or_default());
     chat.reference.set(get("email").unwrap_or_default());
 
+    // Rendering first: `mount_to` also starts the executor that effects need.
+    leptos::mount::mount_to(el, move || view! { <components::panel::Panel chat=chat/> }).forget();
+
     // Events for the loader and the host page.
     Effect::new(move |was: Option<bool>| {
         let open = chat.open.get();
@@ -129,7 +132,6 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     chat.boot();
     live::watch(chat);
     viewport::follow();
-    leptos::mount::mount_to(el, move || view! { <components::panel::Panel chat=chat/> }).forget();
     std::mem::forget(owner);
     Handle { chat }
 }

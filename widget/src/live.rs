@@ -7,9 +7,9 @@
 use std::cell::{Cell, RefCell};
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use lobby_protocol::events;
 use wasm_bindgen::{JsCast, closure::Closure};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{Event, EventSource, MessageEvent};
 
 use crate::api;

@@ -7,9 +7,9 @@
 use std::cell::{Cell, RefCell};
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use lobby_protocol::{Author, ChatMessage, PropertyInfo, limits};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlElement;
 
 use crate::api::{Api, StartForm};

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Drives headless Chromium through chromedriver's W3C WebDriver HTTP API (standard library only)
+against widget/dev/mock_proxy.py: a smoke run of the guest flow, and the README screenshots.
+
+    python3 widget/dev/drive.py smoke
+    python3 widget/dev/drive.py screenshots   # writes docs/screenshots/widget-*.png
+"""
+import base64, json, os, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PAGES = os.environ.get("LOBBY_PAGES", "http://127.0.0.1:8181")
+PROXY = os.environ.get("LOBBY_PROXY", "http://127.0.0.1:8180")
+SHOTS = os.path.join(ROOT, "docs", "screenshots")
+PORT = 9555
+
+def req(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=data, method=method,
+                               headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return json.loads(resp.read())["value"]
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(e.read().decode()[:800])
+
+class Browser:
+    def __init__(self, width=1280, height=860, mobile=False, dark=False, lang="en-US"):
+        self.driver = subprocess.Popen(["chromedriver", f"--port={PORT}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.6)
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                "--autoplay-policy=no-user-gesture-required", f"--lang={lang}",
+                f"--user-data-dir={tempfile.mkdtemp()}", f"--window-size={width},{height}"]
+        if dark:
+            args.append("--force-dark-mode")
+        caps = {"browserName": "chrome", "goog:chromeOptions": {"args": args, "prefs": {"intl.accept_languages": lang}}}
+        if mobile:
+            caps["goog:chromeOptions"]["mobileEmulation"] = {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2},
+                "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"}
+        self.sid = req("POST", "/session", {"capabilities": {"alwaysMatch": caps}})["sessionId"]
+    def s(self, method, path, body=None):
+        return req(method, f"/session/{self.sid}{path}", body)
+    def go(self, url):
+        self.s("POST", "/url", {"url": url})
+    def js(self, script, *args):
+        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+    def cdp(self, cmd, params):
+        return self.s("POST", "/goog/cdp/execute", {"cmd": cmd, "params": params})
+    def find(self, testid, timeout=10):
+        """An element inside the <lobby-chat> shadow root, by data-testid."""
+        end = time.time() + timeout
+        while True:
+            try:
+                host = self.s("POST", "/element", {"using": "css selector", "value": "lobby-chat"})
+                hid = list(host.values())[0]
+                sr = self.s("GET", f"/element/{hid}/shadow")
+                srid = list(sr.values())[0]
+                el = self.s("POST", f"/shadow/{srid}/element", {"using": "css selector", "value": f"[data-testid={testid}]"})
+                return list(el.values())[0]
+            except RuntimeError:
+                if time.time() > end:
+                    raise
+                time.sleep(0.1)
+    def click(self, testid):
+        self.s("POST", f"/element/{self.find(testid)}/click", {})
+    def type(self, testid, text):
+        self.s("POST", f"/element/{self.find(testid)}/value", {"text": text})
+    def shadow_js(self, expr):
+        return self.js("const r=document.querySelector('lobby-chat').shadowRoot;return " + expr)
+    def wait(self, expr, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                v = self.shadow_js(expr)
+                if v:
+                    return v
+            except RuntimeError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("timed out: " + expr)
+    def shot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        path = os.path.join(SHOTS, name)
+        open(path, "wb").write(base64.b64decode(self.s("GET", "/screenshot")))
+        print("wrote", path)
+    def quit(self):
+        try:
+            self.s("DELETE", "")
+        finally:
+            self.driver.terminate()
+
+def post(path):
+    urllib.request.urlopen(urllib.request.Request(PROXY + path, data=b"", method="POST")).read()
+
+def conversation(b, name="Anna Novák", topic="Late check-in", first="Hello, we land at 23:40. Can we still check in?"):
+    b.click("lobby-launcher")
+    b.type("lobby-name", name)
+    b.type("lobby-topic", topic)
+    b.type("lobby-email", "anna@example.com")
+    b.type("lobby-first-message", first)
+    b.click("lobby-start")
+    b.wait("r.querySelector('[data-testid=lobby-message][data-status=sent]')")
+
+def smoke():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        assert b.js("return !!document.querySelector('lobby-chat')")
+        assert b.js("return performance.getEntriesByType('resource').filter(e=>e.name.includes('/widget/')).length") == 0
+        conversation(b)
+        post("/_staff?text=" + urllib.parse.quote("Of course, <b>the night desk</b> is open 24/7."))
+        b.wait("r.querySelector('[data-author=hotel]')")
+        assert "<b>" in b.shadow_js("r.querySelector('[data-author=hotel] .lobby-text').textContent")
+        b.type("lobby-composer", "Thank you!\n")
+        b.wait("r.querySelectorAll('[data-author=guest][data-status=sent]').length==2")
+        b.go(PAGES + "/")  # reload: history
+        b.click("lobby-launcher")
+        b.wait("r.querySelectorAll('[data-testid=lobby-message]').length==3")
+        print("smoke ok:", b.shadow_js("[...r.querySelectorAll('[data-testid=lobby-message]')].map(m=>m.dataset.author+':'+(m.dataset.status||'')).join(' ')"))
+    finally:
+        b.quit()
+
+def screenshots():
+    for name, kw, lang in [("widget-desktop-light.png", {}, "en-US"), ("widget-desktop-dark.png", {"dark": True}, "en-US"),
+                           ("widget-mobile.png", {"width": 390, "height": 844, "mobile": True}, "de-DE"),
+                           ("widget-rtl.png", {}, "ar")]:
+        b = Browser(lang=lang, **kw)
+        try:
+            if kw.get("dark"):
+                b.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+            b.go(PAGES + "/")
+            conversation(b, **({"name": "ليلى", "topic": "موقف السيارات", "first": "مرحبًا، هل يوجد موقف سيارات في الفندق؟"} if lang == "ar" else
+                               {"topic": "Spätes Einchecken", "first": "Hallo, wir landen um 23:40. Können wir noch einchecken?"} if lang.startswith("de") else {}))
+            post("/_staff?text=" + urllib.parse.quote({"ar": "نعم، لدينا موقف سيارات خاص بسعر 25 يورو في الليلة.",
+                                                       "de-DE": "Natürlich, die Rezeption ist rund um die Uhr besetzt."}.get(lang, "Of course! The night desk is open 24/7 — just ring the bell.")))
+            b.wait("r.querySelector('[data-author=hotel]')")
+            time.sleep(0.4)
+            b.shot(name)
+        finally:
+            b.quit()
+
+if __name__ == "__main__":
+    import urllib.parse
+    {"smoke": smoke, "screenshots": screenshots}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
