@@ -11,7 +11,7 @@ use jiff::{Timestamp, civil::Time, tz::TimeZone};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::error::ConfigError;
+use crate::{error::ConfigError, guard::GuestLimits};
 
 /// Everything the proxy needs to run.
 #[derive(Clone, Debug)]
@@ -31,6 +31,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Share of the Mews budget (200 requests / 30 s per AccessToken) Lobby allows itself.
     pub budget_share: f64,
+    /// Per-session and per-IP limits on guest writes.
+    pub guest_limits: GuestLimits,
     /// The properties (hotels) this proxy serves, by id.
     pub properties: BTreeMap<String, PropertyConfig>,
 }
@@ -107,6 +109,8 @@ struct FileConfig {
     client_name: Option<String>,
     upstream_timeout_secs: Option<u64>,
     budget_share: Option<f64>,
+    #[serde(default)]
+    guest_limits: GuestLimits,
     #[serde(default)]
     properties: BTreeMap<String, FileProperty>,
 }
@@ -229,6 +233,7 @@ impl Config {
             client_name: file.client_name.unwrap_or_else(|| format!("Lobby {}", env!("CARGO_PKG_VERSION"))),
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
             budget_share,
+            guest_limits: file.guest_limits,
             properties,
         })
     }

@@ -7,19 +7,42 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Messages a single conversation may send: a burst of 10, then one every 3 s.
-const SESSION_BURST: f64 = 10.0;
-const SESSION_PER_SEC: f64 = 1.0 / 3.0;
-/// Writes from one IP address (many guests behind one hotel Wi-Fi are normal): burst 60, 2/s.
-const IP_BURST: f64 = 60.0;
-const IP_PER_SEC: f64 = 2.0;
+/// A token bucket's shape: `burst` at once, then `per_second`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+/// Guest write limits (config `[guest_limits]`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuestLimits {
+    /// Messages one conversation may send (default: burst 10, then one every 3 s).
+    pub per_session: Rate,
+    /// Writes from one IP address; many guests behind one hotel Wi-Fi are normal
+    /// (default: burst 60, then 2 per second).
+    pub per_ip: Rate,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self { per_session: Rate { burst: 10.0, per_second: 1.0 / 3.0 }, per_ip: Rate { burst: 60.0, per_second: 2.0 } }
+    }
+}
 
 #[derive(Default)]
 pub struct RateGuard {
+    limits: GuestLimits,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl RateGuard {
+    pub fn new(limits: GuestLimits) -> Self {
+        Self { limits, buckets: Mutex::default() }
+    }
+
     /// Takes one token for each key; on refusal returns the seconds until one is available.
     pub fn check(&self, session_key: Option<&str>, ip: Option<std::net::IpAddr>) -> Result<(), u64> {
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -29,10 +52,10 @@ impl RateGuard {
         let now = Instant::now();
         let mut keys = Vec::new();
         if let Some(s) = session_key {
-            keys.push((format!("s:{s}"), SESSION_BURST, SESSION_PER_SEC));
+            keys.push((format!("s:{s}"), self.limits.per_session.burst, self.limits.per_session.per_second));
         }
         if let Some(ip) = ip {
-            keys.push((format!("i:{ip}"), IP_BURST, IP_PER_SEC));
+            keys.push((format!("i:{ip}"), self.limits.per_ip.burst, self.limits.per_ip.per_second));
         }
         // Check all first, then take, so a refusal does not consume.
         let mut wait = 0f64;

@@ -89,7 +89,7 @@ impl AppState {
                 hub: Hub::default(),
                 outbox: Outbox::default(),
                 metrics,
-                guard: RateGuard::default(),
+                guard: RateGuard::new(config.guest_limits),
                 assets,
                 shutdown: watch::channel(false).0,
             }),

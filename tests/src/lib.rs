@@ -87,7 +87,16 @@ impl Stack {
     }
 
     /// Starts everything with a given simulator configuration (its webhook URL is set here).
-    pub async fn start_with(ports: Ports, mut sim_config: mews_sim::Config) -> Self {
+    pub async fn start_with(ports: Ports, sim_config: mews_sim::Config) -> Self {
+        Self::start_custom(ports, sim_config, |_| {}).await
+    }
+
+    /// Starts everything, letting the caller adjust the proxy configuration.
+    pub async fn start_custom(
+        ports: Ports,
+        mut sim_config: mews_sim::Config,
+        tweak: impl FnOnce(&mut ProxyConfig),
+    ) -> Self {
         let proxy_listener = TcpListener::bind(("127.0.0.1", ports.proxy)).await.expect("bind proxy");
         let proxy_addr = proxy_listener.local_addr().unwrap();
         let proxy_url = format!("http://{proxy_addr}");
@@ -127,9 +136,12 @@ impl Stack {
             client_name: "Lobby demo 0.1.0".into(),
             upstream_timeout: Duration::from_secs(10),
             budget_share: 0.8,
+            guest_limits: Default::default(),
             properties,
         };
 
+        let mut proxy_config = proxy_config;
+        tweak(&mut proxy_config);
         let (ptx, prx) = oneshot::channel::<()>();
         stops.push(ptx);
         let pages_state = PagesState { proxy_url: proxy_url.clone() };
@@ -286,6 +298,23 @@ impl SimClient {
         }
         all.reverse();
         all
+    }
+
+    /// Adds a fault rule (the simulator's admin API), e.g.
+    /// `{"operation":"messages/add","kind":{"type":"reset"},"next":2}`.
+    pub async fn fault(&self, rule: serde_json::Value) {
+        let resp = self.http.post(format!("{}/admin/faults", self.base)).json(&rule).send().await.unwrap();
+        assert!(resp.status().is_success(), "fault rule refused: {} {}", resp.status(), resp.text().await.unwrap());
+    }
+
+    /// The simulator's fault rules with their firing counts.
+    pub async fn faults(&self) -> serde_json::Value {
+        self.http.get(format!("{}/admin/faults", self.base)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The simulator's log of Connector API requests.
+    pub async fn requests(&self) -> serde_json::Value {
+        self.http.get(format!("{}/admin/requests", self.base)).send().await.unwrap().json().await.unwrap()
     }
 
     /// Replies as hotel staff (the simulator's admin API).
