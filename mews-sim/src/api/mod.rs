@@ -128,17 +128,22 @@ async fn run(state: AppState, op: Operation, req: Request) -> Response {
     let mut response = match outcome {
         Ok(Outcome::Answer(r)) => r,
         Err(e) => e.into_response(),
-        Ok(Outcome::Drop) => {
-            if let Some(conn) = conn {
+        Ok(Outcome::Drop) => match conn {
+            // Our listener: the first write of this (never sent) response fails and the socket
+            // closes with a TCP reset.
+            Some(conn) => {
                 conn.kill();
+                Response::new(Body::empty())
             }
-            // Without our listener (router served by someone else) the best we can do is a body
-            // that fails mid-stream, which makes hyper abort the connection.
-            let failing = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault"))
-            });
-            Response::new(Body::from_stream(failing))
-        }
+            // Served by someone else's listener: a body that fails before its first byte makes
+            // hyper drop the connection without sending the head (an orderly close, not a reset).
+            None => {
+                let failing = futures::stream::once(async {
+                    Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault"))
+                });
+                Response::new(Body::from_stream(failing))
+            }
+        },
     };
     response.extensions_mut().insert(note);
     response

@@ -88,7 +88,7 @@ async fn reset_fault_closes_the_connection_without_an_answer_and_stores_nothing(
 }
 
 #[tokio::test]
-async fn reset_is_a_transport_error_even_on_a_fresh_raw_connection() {
+async fn reset_fault_sends_a_tcp_reset_and_no_http_bytes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let sim = Sim::start().await;
     sim.fault(json!({"operation": "messageThreads/add", "kind": {"type": "reset"}})).await;
@@ -102,8 +102,9 @@ async fn reset_is_a_transport_error_even_on_a_fresh_raw_connection() {
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     let read = tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await.expect("closed promptly");
-    // Either a reset (error) or a close; never a single byte of HTTP.
-    assert!(read.is_err() || buf.is_empty(), "got {:?}", String::from_utf8_lossy(&buf));
+    // Not a single byte of HTTP, and the close is a TCP reset (not an orderly FIN).
+    assert!(buf.is_empty(), "got {:?}", String::from_utf8_lossy(&buf));
+    assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
 }
 
 #[tokio::test]
@@ -246,4 +247,30 @@ async fn webhook_delay_fault_postpones_the_request() {
     sim.reply(&thread, "late").await;
     rx.wait_for(1, WAIT).await;
     assert!(t0.elapsed() >= Duration::from_millis(700));
+}
+
+#[tokio::test]
+async fn reset_fault_still_drops_the_connection_when_the_router_is_served_elsewhere() {
+    // Someone embedding `router(state)` in their own axum::serve (no kill switch available).
+    let state = mews_sim::AppState::new(config());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, mews_sim::router(state)).into_future());
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/admin/faults"))
+        .json(&json!({"operation": "*", "kind": {"type": "reset"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let err = http
+        .post(format!("{base}{}", paths::MESSAGE_THREADS_ADD))
+        .json(&fixture("add_thread_request.json"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!err.is_status(), "{err:?}");
+    let threads: Value = http.get(format!("{base}/admin/threads")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(threads["threads"], json!([]));
 }
