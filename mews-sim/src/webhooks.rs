@@ -394,6 +394,17 @@ async fn deliver(state: &AppState, epoch: u64, mut batch: Batch) {
     } else {
         DeliveryState::Retrying
     };
+    match next_state {
+        DeliveryState::Discarded => tracing::warn!(
+            batch = batch.id,
+            attempts = batch.attempts,
+            "webhook request discarded after repeated failures"
+        ),
+        DeliveryState::Retrying => {
+            tracing::info!(batch = batch.id, attempt = batch.attempts, "webhook delivery failed; will retry")
+        }
+        _ => tracing::debug!(batch = batch.id, events = envelope.events.len(), "webhook delivered"),
+    }
     hooks.update(epoch, batch.id, |r| {
         r.client = client_name;
         r.url = Some(redact_url(&url));

@@ -166,6 +166,7 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
     let fault = lock(&state.inner.faults).for_request(op, raw_access);
     let mut drop_after = false;
     if let Some((fault, name)) = fault {
+        tracing::info!(operation = op.name(), fault = name, "injecting fault");
         note.fault = Some(name);
         match fault {
             RequestFault::Respond(e) => return Err(e),
