@@ -27,6 +27,9 @@ pub enum ApiError {
     /// Wrong path, wrong method, unknown admin resource.
     #[error("{0}")]
     NotFound(String),
+    /// Wrong method on an admin or console route (the Connector API answers `404` instead).
+    #[error("Method Not Allowed.")]
+    MethodNotAllowed,
     /// Injected fault.
     #[error("Request Timeout")]
     RequestTimeout,
@@ -60,6 +63,7 @@ impl ApiError {
             Self::InvalidJson | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -41,9 +41,14 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(console::routes())
         .fallback(api::not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), request_log::record))
         .layer(from_fn_with_state(state.clone(), request_id::assign))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Runs the webhook dispatcher forever; [`serve`] does this for you. Use it only when serving

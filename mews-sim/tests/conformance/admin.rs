@@ -182,3 +182,15 @@ async fn admin_config_reads_and_partially_updates_settings() {
     let r = sim.http.put(sim.url("/admin/config")).json(&json!({"webhook_lag": "soon"})).send().await.unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn admin_wrong_method_is_405_with_the_error_body_while_the_api_stays_404() {
+    let sim = Sim::start().await;
+    let r = sim.http.get(sim.url("/admin/reset")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let header = r.headers()["request-id"].to_str().unwrap().to_string();
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["RequestId"], json!(header));
+    let r = sim.http.get(sim.url(paths::MESSAGES_ADD)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}

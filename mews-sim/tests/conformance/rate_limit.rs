@@ -50,7 +50,7 @@ async fn the_window_slides_from_each_request_instead_of_resetting() {
     }
     assert_eq!(status(&sim, GROSS).await, 429);
     // After the first three expire, exactly three slots are free (the two later ones still count).
-    tokio::time::sleep_until((t0 + Duration::from_millis(2200)).into()).await;
+    tokio::time::sleep_until((t0 + Duration::from_millis(2500)).into()).await;
     for _ in 0..3 {
         assert_eq!(status(&sim, GROSS).await, 200);
     }
@@ -78,7 +78,7 @@ async fn refused_requests_do_not_take_a_slot() {
     for _ in 0..5 {
         assert_eq!(status(&sim, GROSS).await, 429);
     }
-    tokio::time::sleep_until((t0 + Duration::from_millis(2200)).into()).await;
+    tokio::time::sleep_until((t0 + Duration::from_millis(2500)).into()).await;
     for _ in 0..5 {
         assert_eq!(status(&sim, GROSS).await, 200, "the 429s at t+1s must not count");
     }
