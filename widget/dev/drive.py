@@ -139,6 +139,92 @@ def screenshots():
         finally:
             b.quit()
 
+def violations_hook(b):
+    """Records CSP violations from the first script on (WebDriver scripts are exempt from CSP)."""
+    b.cdp("Page.addScriptToEvaluateOnNewDocument", {"source":
+        "window.__csp=[];document.addEventListener('securitypolicyviolation',e=>__csp.push(e.violatedDirective+' '+e.blockedURI));"
+        "window.__lt=[];try{new PerformanceObserver(l=>l.getEntries().forEach(e=>__lt.push(e.duration))).observe({type:'longtask',buffered:true})}catch(e){}"})
+
+def hostile():
+    b = Browser()
+    try:
+        b.go(PAGES + "/test-pages/hostile-css.html")
+        # The launcher is visible and on top of the max-z-index overlay.
+        hit = b.js("const r=document.querySelector('lobby-chat').shadowRoot.querySelector('.lobby-launcher').getBoundingClientRect();"
+                   "return [r.width, r.height, document.elementFromPoint(r.x+r.width/2, r.y+r.height/2).tagName]")
+        assert hit[0] == 56 and hit[1] == 56 and hit[2] == "LOBBY-CHAT", hit
+        conversation(b)
+        fs = b.shadow_js("getComputedStyle(r.querySelector('.lobby-text')).fontSize + ' ' + getComputedStyle(r.querySelector('.lobby-panel')).display")
+        assert fs == "15px flex", fs
+        assert b.js("return getComputedStyle(document.querySelector('[data-testid=host-probe]')).fontSize") == "28px"
+        b.shot("../../target/hostile.png") if os.environ.get("SHOT") else None
+        print("hostile ok:", hit, fs)
+    finally:
+        b.quit()
+
+def csp():
+    b = Browser()
+    try:
+        violations_hook(b)
+        b.go(PAGES + "/test-pages/strict-csp.html")
+        conversation(b)
+        post("/_staff?text=csp-reply")
+        b.wait("r.querySelector('[data-author=hotel]')")
+        v = b.js("return window.__csp")
+        assert v == [], v
+        print("csp ok: no violations; panel font", b.shadow_js("getComputedStyle(r.querySelector('.lobby-panel')).fontSize"))
+    finally:
+        b.quit()
+
+def budget():
+    b = Browser()
+    try:
+        violations_hook(b)
+        b.go(PAGES + "/")
+        time.sleep(1.5)  # idle: nothing may happen before interest
+        before = b.js("return performance.getEntriesByType('resource').filter(e=>e.name.startsWith(arguments[0]))"
+                      ".map(e=>[e.name.split('/').pop(), e.transferSize, e.encodedBodySize])", PROXY)
+        longtasks = b.js("return window.__lt")
+        stored = b.js("return [localStorage.length, sessionStorage.length, document.cookie]")
+        t = b.s("POST", "/execute/async", {"script": """
+            const done = arguments[arguments.length-1];
+            const r = document.querySelector('lobby-chat').shadowRoot;
+            const t0 = performance.now();
+            r.querySelector('[data-testid=lobby-launcher]').click();
+            (function poll(){ const n = r.querySelector('[data-testid=lobby-name]');
+              if (n && r.activeElement === n) done(performance.now() - t0); else requestAnimationFrame(poll); })();""", "args": []})
+        after = b.js("return performance.getEntriesByType('resource').filter(e=>e.name.includes('/widget/')||e.name.includes('/v1/'))"
+                     ".map(e=>[e.name.split('/').pop(), Math.round(e.duration)])")
+        print("before interest: requests to the proxy", before)
+        print("before interest: long tasks", longtasks, "(blocking ms:", sum(max(0, d - 50) for d in longtasks), ")")
+        print("before interest: storage/cookies", stored)
+        print("click to interactive (cold, loopback, name field focused): %.0f ms" % t)
+        print("fetched on open:", after)
+    finally:
+        b.quit()
+
+def offline():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        conversation(b)
+        b.cdp("Network.enable", {})
+        b.cdp("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        b.type("lobby-composer", "typed while offline\n")
+        b.wait("r.querySelector('[data-status=sending]')")
+        time.sleep(2)
+        label = b.shadow_js("r.querySelector('[data-status=sending] .lobby-state').textContent")
+        b.cdp("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        b.wait("r.querySelectorAll('[data-author=guest][data-status=sent]').length==2", 40)
+        post("/_staff?text=after-offline")
+        b.wait("r.querySelector('[data-author=hotel]')", 40)
+        n = b.shadow_js("[...r.querySelectorAll('[data-testid=lobby-message]')].map(m=>m.querySelector('.lobby-text').textContent)")
+        assert n.count("typed while offline") == 1, n
+        print("offline ok; queued label was:", label, "; list:", n)
+    finally:
+        b.quit()
+
 if __name__ == "__main__":
     import urllib.parse
-    {"smoke": smoke, "screenshots": screenshots}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
+    {"smoke": smoke, "screenshots": screenshots, "hostile": hostile, "csp": csp, "budget": budget,
+     "offline": offline}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()

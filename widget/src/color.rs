@@ -26,11 +26,11 @@ pub fn contrast(a: f64, b: f64) -> f64 {
     (hi + 0.05) / (lo + 0.05)
 }
 
-/// The text colour (white or near-black) with the higher contrast on `hex`; at least 4.5:1
+/// The text colour (white or black) with the higher contrast on `hex`; at least 4.5:1
 /// for every accent.
 pub fn on_accent(hex: &str) -> &'static str {
     let l = parse(hex).map(luminance).unwrap_or(0.0);
-    if contrast(l, 1.0) >= contrast(l, luminance((17, 17, 17))) { "#ffffff" } else { "#111111" }
+    if contrast(l, 1.0) >= contrast(l, 0.0) { "#ffffff" } else { "#000000" }
 }
 
 /// Sets `--lobby-accent` and `--lobby-on-accent` on the root element.

@@ -60,6 +60,7 @@ fn trap(ev: &KeyboardEvent, panel: &HtmlElement) {
 pub fn Panel(chat: Chat) -> impl IntoView {
     let panel = NodeRef::<html::Div>::new();
     Effect::new(move |_| {
+        chat.phase.track();
         if chat.open.get()
             && let Some(p) = panel.get()
         {
