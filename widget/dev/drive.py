@@ -224,7 +224,73 @@ def offline():
     finally:
         b.quit()
 
+def axe_run(b, label):
+    src = open(os.path.join(ROOT, ".tools/node_modules/axe-core/axe.min.js")).read()
+    b.js(src + ";return 1")
+    res = b.s("POST", "/execute/async", {"script": """const done = arguments[arguments.length-1];
+        axe.run({include: [['lobby-chat']]}, {resultTypes: ['violations']}).then(r => done(r.violations.map(v =>
+          [v.id, v.impact, v.nodes.map(n => n.target.join(' ') + ' :: ' + n.failureSummary).slice(0, 3)])));""", "args": []})
+    print("axe", label, "violations:", len(res))
+    for v in res:
+        print("  ", v)
+    return res
+
+def a11y():
+    bad = 0
+    for dark, lang in [(False, "en-US"), (True, "ar")]:
+        b = Browser(dark=dark, lang=lang)
+        try:
+            if dark:
+                b.cdp("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+            b.go(PAGES + "/")
+            bad += len(axe_run(b, "launcher"))
+            b.click("lobby-launcher")
+            b.find("lobby-name")
+            b.click("lobby-start")  # empty: shows the field errors
+            time.sleep(0.3)
+            bad += len(axe_run(b, "start form with errors" + (" dark rtl" if dark else "")))
+            conversation(b) if False else None
+            b.type("lobby-name", "Anna"); b.type("lobby-topic", "Parking"); b.type("lobby-first-message", "Hi")
+            b.click("lobby-start")
+            b.wait("r.querySelector('[data-status=sent]')")
+            post("/_staff?text=Hello%20Anna")
+            b.wait("r.querySelector('[data-author=hotel]')")
+            bad += len(axe_run(b, "conversation" + (" dark rtl" if dark else "")))
+            post("/_resolve")
+            b.wait("r.querySelector('[data-testid=lobby-resolved]')")
+            bad += len(axe_run(b, "resolved"))
+        finally:
+            b.quit()
+    assert bad == 0, bad
+
+def tabs():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        conversation(b)
+        first = b.s("GET", "/window")
+        second = b.s("POST", "/window/new", {"type": "tab"})["handle"]
+        b.s("POST", "/window", {"handle": second})
+        b.go(PAGES + "/")
+        b.click("lobby-launcher")
+        b.wait("r.querySelectorAll('[data-testid=lobby-message]').length==1")
+        for h in (first, second):
+            b.s("POST", "/window", {"handle": h})
+            b.js("window.__snd=0;Lobby.on('sound',()=>window.__snd++)")
+        for i in range(3):
+            post("/_staff?text=reply-%d" % i)
+        counts, shown = [], []
+        time.sleep(2)
+        for h in (first, second):
+            b.s("POST", "/window", {"handle": h})
+            b.wait("r.querySelectorAll('[data-author=hotel]').length==3")
+            counts.append(b.js("return window.__snd"))
+        assert sum(counts) == 3, counts
+        print("tabs ok: both show 3 replies; sounds per tab", counts)
+    finally:
+        b.quit()
+
 if __name__ == "__main__":
     import urllib.parse
     {"smoke": smoke, "screenshots": screenshots, "hostile": hostile, "csp": csp, "budget": budget,
-     "offline": offline}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
+     "offline": offline, "a11y": a11y, "tabs": tabs}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()

@@ -1,5 +1,5 @@
 //! Getting the guest's attention for a staff reply: the sound, played by exactly one tab
-//! (a Web Lock around "which reply was last played", stored in localStorage) unless muted, and
+//! (a Web Lock around "which replies were played", stored in localStorage) unless muted, and
 //! the page-title flag while the tab is hidden. The unread badge is drawn by the loader from the
 //! `unread` event.
 
@@ -28,8 +28,9 @@ pub fn notify(chat: Chat, id: &str) {
     }
     let id = id.to_owned();
     let play_once = move || {
-        if store::get(keys::SOUND, false).as_deref() != Some(id.as_str()) {
-            store::set(keys::SOUND, Some(&id), false);
+        let played = store::get(keys::SOUND, false).unwrap_or_default();
+        if let Some(next) = claim(&played, &id) {
+            store::set(keys::SOUND, Some(&next), false);
             play();
             Chat::emit("sound", &JsValue::from_str(&id));
         }
@@ -54,6 +55,18 @@ pub fn notify(chat: Chat, id: &str) {
         }
         _ => play_once(),
     }
+}
+
+/// `played` is the space-separated list of staff replies some tab already played a sound for.
+/// Returns the new list (newest 20) when `id` is not in it, i.e. when this tab should play.
+pub fn claim(played: &str, id: &str) -> Option<String> {
+    if played.split(' ').any(|p| p == id) {
+        return None;
+    }
+    let mut ids: Vec<&str> = played.split(' ').filter(|p| !p.is_empty()).collect();
+    ids.push(id);
+    let keep = ids.len().saturating_sub(20);
+    Some(ids[keep..].join(" "))
 }
 
 /// Two short soft tones through Web Audio (no audio file to download).

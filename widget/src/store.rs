@@ -22,7 +22,7 @@ pub mod keys {
     pub const OUTBOX: &str = "outbox";
     /// `"1"` when the guest muted the sound (localStorage).
     pub const MUTED: &str = "muted";
-    /// Id of the last staff reply a tab played a sound for (localStorage).
+    /// Ids of the last staff replies a tab played a sound for, space-separated (localStorage).
     pub const SOUND: &str = "sound";
     /// `"1"` while the panel is open, so it reopens on the next page (sessionStorage).
     pub const OPEN: &str = "open";

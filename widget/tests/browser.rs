@@ -337,3 +337,17 @@ async fn message_markup_never_renders() {
     assert_eq!(guests.length(), 1);
     assert!(js_sys::Reflect::get(&js_sys::global(), &"__pwned".into()).unwrap().is_undefined());
 }
+
+#[wasm_bindgen_test]
+fn sound_is_claimed_once_per_reply() {
+    use lobby_widget::attention::claim;
+    let a = claim("", "m1").unwrap();
+    assert_eq!(claim(&a, "m1"), None, "a second tab must not play m1");
+    let b = claim(&a, "m2").unwrap();
+    assert_eq!(claim(&b, "m1"), None, "m1 still known after m2");
+    let mut list = String::new();
+    for i in 0..30 {
+        list = claim(&list, &i.to_string()).unwrap();
+    }
+    assert_eq!(list.split(' ').count(), 20);
+}
