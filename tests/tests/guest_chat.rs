@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use fantoccini::Locator;
 use lobby_e2e::{Ports, Stack, browser::Browser, eventually, repo_root};
 use mews_wire::SenderKind;
 
@@ -44,10 +45,19 @@ async fn guest_starts_a_conversation_and_sees_the_staff_reply_live() {
     assert_eq!(messages[0].text, first);
     assert_eq!(messages[0].sender.discriminator, SenderKind::Application);
 
-    // Staff reply from the hotel side; the widget shows it, labelled as the hotel's.
+    // A member of staff answers from the staff console (the simulator's Mews Operations), in a
+    // second tab; the guest's tab shows the reply, labelled as the hotel's.
+    let guest_tab = browser.client.window().await.unwrap();
+    let staff_tab = browser.client.new_window(true).await.unwrap();
+    browser.client.switch_to_window(staff_tab.handle).await.unwrap();
+    browser.client.goto(&format!("{}/threads/{}", stack.sim_url, thread.id)).await.unwrap();
     let reply = "Of course! Night reception is open 24/7. Safe travels!";
-    sim.staff_reply(&thread.id, reply).await;
+    browser.client.find(Locator::Css("[data-testid='reply-text']")).await.unwrap().send_keys(reply).await.unwrap();
+    browser.client.find(Locator::Css("[data-testid='send-button']")).await.unwrap().click().await.unwrap();
     let started = std::time::Instant::now();
+    browser.client.wait().for_element(Locator::Css("[data-sender='Enterprise']")).await.unwrap();
+    browser.screenshot(&repo_root().join("docs/screenshots/staff-console.png")).await;
+    browser.client.switch_to_window(guest_tab).await.unwrap();
     eventually(Duration::from_secs(5), "the staff reply in the widget", || async {
         browser.messages().await.into_iter().find(|(a, _, t)| a == "hotel" && t.contains("Night reception")).map(|_| ())
     })

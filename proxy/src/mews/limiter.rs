@@ -10,7 +10,7 @@
 //!
 //! Waiters queue on a fair (FIFO) mutex, so callers are served in arrival order.
 
-use std::{collections::VecDeque, time::Duration};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -22,13 +22,39 @@ pub struct Limiter {
     turn: tokio::sync::Mutex<()>,
     /// Short critical sections only; never held across an await.
     state: std::sync::Mutex<State>,
+    /// Signalled when an in-flight request completes (its slot gets an expiry).
+    completed: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
 struct State {
-    sent: VecDeque<Instant>,
+    /// One entry per request in the window. `None` while the request is in flight: Mews counts it
+    /// from when it *arrived*, which we only bound by when its answer came back, so a slot
+    /// expires one window after completion — never earlier than Mews frees it.
+    slots: Vec<(u64, Option<Instant>)>,
+    next_id: u64,
     blocked_until: Option<Instant>,
     backoff: Duration,
+}
+
+/// A granted request. Dropping it (when the answer arrived or the call failed) starts the
+/// slot's expiry.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    limiter: &'a Limiter,
+    id: u64,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut st = self.limiter.state();
+        let now = Instant::now();
+        if let Some(slot) = st.slots.iter_mut().find(|(id, _)| *id == self.id) {
+            slot.1 = Some(now);
+        }
+        drop(st);
+        self.limiter.completed.notify_waiters();
+    }
 }
 
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -40,7 +66,13 @@ impl Limiter {
             capacity: capacity.max(1),
             window,
             turn: tokio::sync::Mutex::new(()),
-            state: std::sync::Mutex::new(State { sent: VecDeque::new(), blocked_until: None, backoff: MIN_BACKOFF }),
+            state: std::sync::Mutex::new(State {
+                slots: Vec::new(),
+                next_id: 0,
+                blocked_until: None,
+                backoff: MIN_BACKOFF,
+            }),
+            completed: tokio::sync::Notify::new(),
         }
     }
 
@@ -53,29 +85,42 @@ impl Limiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until one more request fits in the budget, then records it.
-    pub async fn acquire(&self) {
+    /// Waits until one more request fits in the budget; hold the permit until its answer is in.
+    pub async fn acquire(&self) -> Permit<'_> {
         let _turn = self.turn.lock().await;
         loop {
+            // Register for completions before looking, so none is missed while we sleep.
+            let completed = self.completed.notified();
             let wake = {
                 let mut st = self.state();
                 let now = Instant::now();
-                while st.sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
-                    st.sent.pop_front();
-                }
+                let window = self.window;
+                st.slots.retain(|(_, at)| at.is_none_or(|t| now.duration_since(t) < window));
                 match st.blocked_until {
-                    Some(until) if until > now => until,
+                    Some(until) if until > now => Some(until),
                     _ => {
                         st.blocked_until = None;
-                        if st.sent.len() < self.capacity {
-                            st.sent.push_back(now);
-                            return;
+                        if st.slots.len() < self.capacity {
+                            let id = st.next_id;
+                            st.next_id += 1;
+                            st.slots.push((id, None));
+                            return Permit { limiter: self, id };
                         }
-                        *st.sent.front().expect("non-empty at capacity") + self.window
+                        // Full: the earliest completed slot frees first; if all are in flight,
+                        // wait for one to complete.
+                        st.slots.iter().filter_map(|(_, at)| *at).min().map(|t| t + window)
                     }
                 }
             };
-            tokio::time::sleep_until(wake).await;
+            match wake {
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = completed => {}
+                    }
+                }
+                None => completed.await,
+            }
         }
     }
 
@@ -99,11 +144,11 @@ impl Limiter {
         self.state().backoff = MIN_BACKOFF;
     }
 
-    /// Requests recorded in the current window (for metrics).
+    /// Requests in flight or recorded in the current window (for metrics).
     pub fn used(&self) -> usize {
         let st = self.state();
         let now = Instant::now();
-        st.sent.iter().filter(|t| now.duration_since(**t) < self.window).count()
+        st.slots.iter().filter(|(_, at)| at.is_none_or(|t| now.duration_since(t) < self.window)).count()
     }
 }
 
@@ -117,7 +162,7 @@ mod tests {
         let start = tokio::time::Instant::now();
         let mut times = vec![];
         for _ in 0..12 {
-            l.acquire().await;
+            let _permit = l.acquire().await;
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
@@ -132,16 +177,28 @@ mod tests {
         let l = Limiter::new(100, Duration::from_secs(30));
         let start = tokio::time::Instant::now();
         l.penalize(Some(Duration::from_secs(3)));
-        l.acquire().await;
+        drop(l.acquire().await);
         assert!(start.elapsed() >= Duration::from_secs(3));
         let t1 = tokio::time::Instant::now();
         l.penalize(None);
-        l.acquire().await;
+        drop(l.acquire().await);
         let first = t1.elapsed();
         let t2 = tokio::time::Instant::now();
         l.penalize(None);
-        l.acquire().await;
+        drop(l.acquire().await);
         assert!(t2.elapsed() >= first * 2, "{first:?} then {:?}", t2.elapsed());
         l.relieve();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_expires_one_window_after_its_answer_not_after_its_start() {
+        let l = Limiter::new(1, Duration::from_secs(10));
+        let start = tokio::time::Instant::now();
+        let permit = l.acquire().await;
+        // The request takes 4 s to answer.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        drop(permit);
+        drop(l.acquire().await);
+        assert!(start.elapsed() >= Duration::from_secs(14), "{:?}", start.elapsed());
     }
 }

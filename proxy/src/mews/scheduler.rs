@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     client::{MewsClient, MewsError},
-    limiter::Limiter,
+    limiter::{Limiter, Permit},
 };
 use crate::metrics::Metrics;
 
@@ -95,9 +95,11 @@ impl Upstream {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.limiter.acquire().await;
+            let permit = self.limiter.acquire().await;
             self.metrics.upstream_call(op);
-            match f(self.client.clone()).await {
+            let result = f(self.client.clone()).await;
+            drop(permit);
+            match result {
                 Ok(v) => {
                     self.limiter.relieve();
                     return Ok(v);
@@ -131,9 +133,11 @@ impl Upstream {
         let mut backoff = Duration::from_millis(250);
         let mut last = None;
         for _ in 0..MAX_ATTEMPTS {
-            self.limiter.acquire().await;
+            let permit = self.limiter.acquire().await;
             self.metrics.upstream_call("messageThreads/add");
-            match self.client.add_thread(original_sender, subject).await {
+            let result = self.client.add_thread(original_sender, subject).await;
+            drop(permit);
+            match result {
                 Ok(t) => {
                     self.limiter.relieve();
                     self.claim(&t.id);
@@ -187,17 +191,18 @@ impl Upstream {
         rx.await.unwrap_or_else(|_| Err(MewsError::Transport("upstream stopped".into())))
     }
 
-    async fn send_batch(&self, mut pending: Vec<Pending>) {
+    /// Sends a batch; `permit` is the budget slot already taken for the first attempt.
+    async fn send_batch(&self, mut pending: Vec<Pending>, permit: Permit<'_>) {
         let started = Timestamp::now();
         let mut backoff = Duration::from_millis(250);
         let mut failures = 0;
         let mut solo = false;
-        let mut first = true;
+        let mut first = Some(permit);
         while !pending.is_empty() {
-            if !first {
-                self.limiter.acquire().await;
-            }
-            first = false;
+            let permit = match first.take() {
+                Some(p) => p,
+                None => self.limiter.acquire().await,
+            };
             let take = if solo { 1 } else { pending.len() };
             let params: Vec<MessageParameters> = pending[..take]
                 .iter()
@@ -208,7 +213,9 @@ impl Upstream {
                 })
                 .collect();
             self.metrics.upstream_call("messages/add");
-            match self.client.add_messages(params).await {
+            let result = self.client.add_messages(params).await;
+            drop(permit);
+            match result {
                 Ok(added) => {
                     self.limiter.relieve();
                     failures = 0;
@@ -324,7 +331,7 @@ async fn run_batcher(up: std::sync::Weak<Upstream>, mut rx: mpsc::UnboundedRecei
     while let Some(first) = rx.recv().await {
         let Some(up) = up.upgrade() else { return };
         // Wait for budget first: everything that arrives meanwhile joins this batch.
-        up.limiter.acquire().await;
+        let permit = up.limiter.acquire().await;
         let mut batch = vec![first];
         while batch.len() < mews_wire::limits::MAX_ARRAY {
             match rx.try_recv() {
@@ -333,6 +340,6 @@ async fn run_batcher(up: std::sync::Weak<Upstream>, mut rx: mpsc::UnboundedRecei
             }
         }
         up.metrics.batches.fetch_add(1, Ordering::Relaxed);
-        up.send_batch(batch).await;
+        up.send_batch(batch, permit).await;
     }
 }
