@@ -290,7 +290,64 @@ def tabs():
     finally:
         b.quit()
 
+def api():
+    b = Browser(lang="en-US")
+    try:
+        b.go(PAGES + "/test-pages/host-api.html")
+        time.sleep(0.5)
+        assert b.js("return localStorage.length + sessionStorage.length") == 0
+        assert b.js("return performance.getEntriesByType('resource').filter(e=>e.name.includes('/widget/')).length") == 0
+        b.js("document.querySelector('[data-testid=host-open]').click()")
+        b.wait("r.querySelector('[data-testid=lobby-panel]:not([hidden])')")
+        b.wait("r.querySelector('[data-testid=lobby-name]')")
+        lang = b.shadow_js("r.querySelector('[data-testid=lobby-panel]').lang")
+        name = b.shadow_js("r.querySelector('[data-testid=lobby-name]').value")
+        assert (lang, name) == ("de", "Jana Nováková"), (lang, name)
+        b.js("Lobby.setLocale('fr')")
+        b.wait("r.querySelector('[data-testid=lobby-panel]').lang=='fr'")
+        b.js("Lobby.close()")
+        b.wait("r.querySelector('[data-testid=lobby-panel][hidden]')")
+        log = b.js("return window.lobbyLog")
+        assert log[:3] == ["ready", "opened", "unread 0"] or "opened" in log and "closed" in log, log
+        print("api ok:", log)
+    finally:
+        b.quit()
+
+def mobile():
+    b = Browser(width=390, height=844, mobile=True)
+    try:
+        b.go(PAGES + "/")
+        b.click("lobby-launcher")
+        b.find("lobby-name")
+        m = b.shadow_js("""(()=>{const p=r.querySelector('.lobby-panel').getBoundingClientRect();
+            return [Math.round(p.width), Math.round(p.height), innerWidth, Math.round(visualViewport.height),
+              getComputedStyle(r.querySelector('[data-testid=lobby-name]')).fontSize,
+              r.querySelector('.lobby-root').style.getPropertyValue('--lobby-vh'),
+              getComputedStyle(r.querySelector('.lobby-launcher')).display]})()""")
+        assert m[0] == m[2] and m[1] == m[3] and m[4] == "16px" and m[6] == "none", m
+        print("mobile ok: panel", m)
+    finally:
+        b.quit()
+
+def reconnect():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        conversation(b)
+        post("/_staff?text=before")
+        b.wait("r.querySelector('[data-author=hotel]')")
+        post("/_drop?text=during-outage")
+        b.wait("[...r.querySelectorAll('[data-author=hotel]')].some(m=>m.textContent.includes('during-outage'))", 20)
+        post("/_staff?text=after")
+        b.wait("[...r.querySelectorAll('[data-author=hotel]')].some(m=>m.textContent.includes('after'))", 20)
+        time.sleep(1.5)
+        texts = b.shadow_js("[...r.querySelectorAll('[data-author=hotel] .lobby-text')].map(m=>m.textContent)")
+        assert texts == ["before", "during-outage", "after"], texts
+        print("reconnect ok:", texts)
+    finally:
+        b.quit()
+
 if __name__ == "__main__":
     import urllib.parse
     {"smoke": smoke, "screenshots": screenshots, "hostile": hostile, "csp": csp, "budget": budget,
-     "offline": offline, "a11y": a11y, "tabs": tabs}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
+     "offline": offline, "a11y": a11y, "tabs": tabs, "api": api, "mobile": mobile, "reconnect": reconnect}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()

@@ -4,6 +4,7 @@
 Implements API v1 of protocol/src/lib.rs in memory, serves /lobby.js (with "__LOBBY_ASSETS__"
 replaced from dist/) and /widget/* from dist/, and the host pages of public/ on a second port
 (cross-origin, like a real hotel site). Staff replies: POST /_staff?text=...  resolve: POST /_resolve.
+Drop every stream and reply while disconnected: POST /_drop?text=...
 Not used by the real tests (they run the real proxy); standard library only.
 
     python3 widget/dev/mock_proxy.py [proxy_port=8180] [pages_port=8181]
@@ -23,6 +24,7 @@ INFO = {"id": PROPERTY, "name": "Grand Hotel Vltava", "greeting": "Hello! How ca
 lock = threading.Condition()
 convs = {}  # session -> {"messages": [...], "resolved": bool, "events": [(id, name, data)]}
 seq = [0]
+generation = [0]  # bumped by POST /_drop: every open stream ends (a proxy restart)
 
 def now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -106,12 +108,16 @@ class Proxy(BaseHTTPRequestHandler):
             self.end_headers()
             ids = [e[0] for e in c["events"]]
             i = ids.index(last) + 1 if last in ids else len(ids)
+            gen = generation[0]
             try:
-                while True:
+                while generation[0] == gen:
                     with lock:
-                        while i >= len(c["events"]):
+                        while i >= len(c["events"]) and generation[0] == gen:
                             if not lock.wait(15):
                                 break
+                        if generation[0] != gen:
+                            self.close_connection = True
+                            return
                         batch = c["events"][i:]; i = len(c["events"])
                     out = "".join(f"id: {e[0]}\nevent: {e[1]}\ndata: {e[2]}\n\n" for e in batch) or ": keep-alive\n\n"
                     self.wfile.write(out.encode()); self.wfile.flush()
@@ -140,6 +146,12 @@ class Proxy(BaseHTTPRequestHandler):
         if p == "/_staff":
             c = list(convs.values())[-1]
             return self.send(200, add(c, "hotel", q.get("text", ["Thank you, we will take care of it."])[0]))
+        if p == "/_drop":
+            # Ends every stream, then a staff reply lands while the widgets are disconnected.
+            with lock:
+                generation[0] += 1; lock.notify_all()
+            c = list(convs.values())[-1]
+            return self.send(200, add(c, "hotel", q.get("text", ["sent during the outage"])[0]))
         if p == "/_resolve":
             c = list(convs.values())[-1]
             with lock:

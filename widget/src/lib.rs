@@ -113,7 +113,8 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     // Events for the loader and the host page.
     Effect::new(move |was: Option<bool>| {
         let open = chat.open.get();
-        if was.is_some_and(|w| w != open) {
+        // The first run may already see `open` (a queued `Lobby.open()`): compare with closed.
+        if was.unwrap_or(false) != open {
             store::set(store::keys::OPEN, open.then_some("1"), true);
             Chat::emit(if open { "opened" } else { "closed" }, &Object::new());
         }
