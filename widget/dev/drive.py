@@ -347,7 +347,70 @@ def reconnect():
     finally:
         b.quit()
 
+def keys(b, *seq):
+    acts = []
+    for k in seq:
+        for ch in ({"TAB": "\ue004", "ENTER": "\ue007", "ESC": "\ue00c", "SHIFT_TAB": None}.get(k, k) or ""):
+            acts += [{"type": "keyDown", "value": ch}, {"type": "keyUp", "value": ch}]
+        if k == "SHIFT_TAB":
+            acts += [{"type": "keyDown", "value": "\ue008"}, {"type": "keyDown", "value": "\ue004"},
+                     {"type": "keyUp", "value": "\ue004"}, {"type": "keyUp", "value": "\ue008"}]
+    b.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": acts}]})
+
+def active(b):
+    return b.shadow_js("(r.activeElement && (r.activeElement.dataset.testid || r.activeElement.className)) || document.activeElement.tagName")
+
+def keyboard():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        b.js("document.querySelector('lobby-chat').shadowRoot.querySelector('[data-testid=lobby-launcher]').focus()")
+        keys(b, "ENTER")
+        b.wait("r.activeElement && r.activeElement.dataset.testid=='lobby-name'")
+        keys(b, "Eva", "TAB", "Spa", "TAB", "TAB", "Hello", "TAB")
+        assert active(b) == "lobby-start", active(b)
+        keys(b, "TAB")  # wraps to the first control of the panel
+        first = active(b)
+        keys(b, "SHIFT_TAB")
+        assert active(b) == "lobby-start", active(b)
+        keys(b, "ENTER")
+        b.wait("r.activeElement && r.activeElement.dataset.testid=='lobby-composer'")
+        keys(b, "Thanks", "ENTER")
+        b.wait("r.querySelectorAll('[data-author=guest][data-status=sent]').length==2")
+        keys(b, "ESC")
+        b.wait("r.activeElement && r.activeElement.dataset.testid=='lobby-launcher'")
+        print("keyboard ok: wrap went to", first, "; Esc returned focus to the launcher")
+    finally:
+        b.quit()
+
+def attention():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        conversation(b)
+        b.click("lobby-close")
+        post("/_staff?text=badge-1")
+        post("/_staff?text=badge-2")
+        b.wait("r.querySelector('[data-testid=lobby-unread]').textContent=='2' && !r.querySelector('[data-testid=lobby-unread]').hidden")
+        label = b.shadow_js("r.querySelector('[data-testid=lobby-launcher]').getAttribute('aria-label')")
+        live = b.shadow_js("r.querySelector('[data-testid=lobby-live]').textContent")
+        # A hidden tab gets the title flag: open a second tab so this one is in the background.
+        title = b.js("window.__titles=[];new MutationObserver(()=>__titles.push(document.title+' hidden='+document.hidden))"
+                     ".observe(document.querySelector('title'),{childList:true,characterData:true,subtree:true});return document.title")
+        first = b.s("GET", "/window")
+        second = b.s("POST", "/window/new", {"type": "tab"})["handle"]
+        b.s("POST", "/window", {"handle": second})
+        post("/_staff?text=badge-3")
+        time.sleep(1.5)
+        b.s("POST", "/window", {"handle": first})
+        hidden_title = b.js("return window.__titles")
+        b.click("lobby-launcher")
+        b.wait("r.querySelector('[data-testid=lobby-unread]').hidden")
+        print("attention ok: label", repr(label), "| live", repr(live), "| title while hidden", repr(hidden_title), "| was", repr(title))
+    finally:
+        b.quit()
+
 if __name__ == "__main__":
     import urllib.parse
     {"smoke": smoke, "screenshots": screenshots, "hostile": hostile, "csp": csp, "budget": budget,
-     "offline": offline, "a11y": a11y, "tabs": tabs, "api": api, "mobile": mobile, "reconnect": reconnect}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
+     "offline": offline, "a11y": a11y, "tabs": tabs, "api": api, "mobile": mobile, "reconnect": reconnect, "keyboard": keyboard, "attention": attention}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
