@@ -2,7 +2,8 @@
 """Drives headless Chromium through chromedriver's W3C WebDriver HTTP API (standard library only)
 against widget/dev/mock_proxy.py: a smoke run of the guest flow, and the README screenshots.
 
-    python3 widget/dev/drive.py smoke
+    python3 widget/dev/drive.py smoke        # or: hostile csp offline reconnect tabs api mobile
+                                             #     keyboard attention resolved a11y budget all
     python3 widget/dev/drive.py screenshots   # writes docs/screenshots/widget-*.png
 """
 import base64, json, os, subprocess, sys, tempfile, time, urllib.request
@@ -410,7 +411,31 @@ def attention():
     finally:
         b.quit()
 
+def resolved():
+    b = Browser()
+    try:
+        b.go(PAGES + "/")
+        conversation(b, name="Petr")
+        post("/_resolve")
+        b.wait("r.querySelector('[data-testid=lobby-resolved]')")
+        assert b.shadow_js("!r.querySelector('[data-testid=lobby-composer]')")
+        b.click("lobby-new-conversation")
+        b.wait("r.activeElement && r.activeElement.dataset.testid=='lobby-name'")
+        name = b.shadow_js("r.querySelector('[data-testid=lobby-name]').value")
+        assert name == "Petr", name
+        assert b.js("return localStorage.getItem('lobby:grand-vltava:session')") is None
+        print("resolved ok: new conversation form, name kept, session forgotten")
+    finally:
+        b.quit()
+
+CHECKS = ["smoke", "hostile", "csp", "offline", "reconnect", "tabs", "api", "mobile", "keyboard", "attention",
+          "resolved", "a11y", "budget"]
+
+def run_all():
+    for name in CHECKS:
+        globals()[name]()
+
 if __name__ == "__main__":
     import urllib.parse
     {"smoke": smoke, "screenshots": screenshots, "hostile": hostile, "csp": csp, "budget": budget,
-     "offline": offline, "a11y": a11y, "tabs": tabs, "api": api, "mobile": mobile, "reconnect": reconnect, "keyboard": keyboard, "attention": attention}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()
+     "offline": offline, "a11y": a11y, "tabs": tabs, "api": api, "mobile": mobile, "reconnect": reconnect, "keyboard": keyboard, "attention": attention, "resolved": resolved, "all": run_all}[sys.argv[1] if len(sys.argv) > 1 else "smoke"]()

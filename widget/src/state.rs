@@ -311,7 +311,11 @@ impl Chat {
                         self.more.set(more);
                         self.synced.set_value(true);
                     }
-                    self.resolved.set(resolved);
+                    // Only ever resolve here: a history answer that left before a live
+                    // `resolved` event must not reopen the conversation.
+                    if resolved {
+                        self.resolved.set(true);
+                    }
                     self.save_outbox();
                     self.flush();
                 }
