@@ -133,3 +133,34 @@ async fn a_resolved_thread_is_announced_and_refuses_new_messages() {
     assert_eq!(threads.len(), 2);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_open_stream_history_and_resolved_state_still_catch_up() {
+    let stack = Stack::start(Ports::any()).await;
+    let (guest, _) =
+        Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Nora Quist", Some(("c-1", "Hi"))).await;
+    let thread = thread_of(&stack, "Nora Quist").await;
+    stack.sim().staff_reply(&thread, "Hello Nora!").await;
+    // No SSE stream is open, so nothing polls this thread; reads reload it from Mews.
+    lobby_e2e::eventually(Duration::from_secs(10), "the staff reply in history", || async {
+        guest.history().await.messages.iter().any(|m| m.text == "Hello Nora!").then_some(())
+    })
+    .await;
+    stack.sim().resolve(&thread, true).await;
+    lobby_e2e::eventually(Duration::from_secs(10), "the resolved state", || async {
+        let info: lobby_protocol::ConversationInfo = guest
+            .http
+            .get(format!("{}/v1/conversation", guest.proxy))
+            .bearer_auth(&guest.session)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info.resolved.then_some(())
+    })
+    .await;
+    assert_eq!(guest.send_raw("c-2", "Are you there?").await.status(), 409);
+    stack.stop().await;
+}

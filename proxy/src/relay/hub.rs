@@ -20,6 +20,8 @@ use tokio::{sync::broadcast, time::Instant};
 
 /// At most this many messages are remembered per thread (older ones come from Mews on demand).
 const LOG_CAP: usize = 500;
+/// How long a load from Mews is trusted for a thread nobody is subscribed to.
+pub const UNWATCHED_FRESH_FOR: Duration = Duration::from_secs(5);
 /// A thread counts as active (fast polling) this long after its last message or guest action.
 pub const ACTIVE_FOR: Duration = Duration::from_secs(120);
 
@@ -43,7 +45,9 @@ struct ThreadState {
     ids: HashSet<String>,
     /// Mews message id → the widget's client id, for the guest's own messages.
     client_ids: HashMap<String, String>,
-    loaded: bool,
+    /// When the log was last loaded from Mews; `None` = never, or stale since the last
+    /// subscriber left.
+    loaded_at: Option<Instant>,
     resolved: bool,
     subscribers: usize,
     last_activity: Instant,
@@ -108,12 +112,19 @@ impl Thread {
         self.state().resolved
     }
 
-    pub fn is_loaded(&self) -> bool {
-        self.state().loaded
+    /// Whether the log must be (re)loaded from Mews before answering: never loaded, or nobody is
+    /// subscribed (so the poller does not keep it current) and the last load is older than
+    /// [`UNWATCHED_FRESH_FOR`].
+    pub fn needs_load(&self) -> bool {
+        let st = self.state();
+        match st.loaded_at {
+            None => true,
+            Some(at) => st.subscribers == 0 && at.elapsed() >= UNWATCHED_FRESH_FOR,
+        }
     }
 
     pub fn mark_loaded(&self) {
-        self.state().loaded = true;
+        self.state().loaded_at = Some(Instant::now());
     }
 
     pub fn touch(&self) {
@@ -154,7 +165,7 @@ impl Drop for Subscription {
         st.subscribers = st.subscribers.saturating_sub(1);
         if st.subscribers == 0 {
             // Nobody polls a thread without subscribers: its log goes stale until reloaded.
-            st.loaded = false;
+            st.loaded_at = None;
         }
     }
 }
@@ -178,7 +189,7 @@ impl Hub {
                         log: Vec::new(),
                         ids: HashSet::new(),
                         client_ids: HashMap::new(),
-                        loaded: false,
+                        loaded_at: None,
                         resolved: false,
                         subscribers: 0,
                         last_activity: Instant::now(),

@@ -122,9 +122,10 @@ async fn poll_resolved(property: &Property, live: &[Arc<Thread>]) -> Result<(), 
     Ok(())
 }
 
-/// Loads a thread's recent history and resolved state from Mews the first time a guest needs it.
+/// Loads a thread's recent history and resolved state from Mews when the relay's copy may be
+/// stale (see [`Thread::needs_load`]).
 pub async fn ensure_loaded(property: &Property, thread: &Thread) -> Result<(), MewsError> {
-    if thread.is_loaded() {
+    if !thread.needs_load() {
         return Ok(());
     }
     let id = vec![thread.id.clone()];
