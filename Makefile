@@ -38,10 +38,10 @@ lint:
 unit:
 	cargo test -q --workspace --no-fail-fast
 
-# The widget's own tests, in headless Chromium through wasm-bindgen-test-runner.
+# The widget's own tests, in headless Chromium through wasm-bindgen-test-runner (which rejects -q).
 widget-test:
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test -q -p lobby-widget --target wasm32-unknown-unknown
+	  cargo test -p lobby-widget --target wasm32-unknown-unknown
 
 clean:
 	cargo clean
