@@ -360,3 +360,18 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+impl SimClient {
+    /// Waits (up to 10 s) for the thread a guest called `name` started, and returns its id.
+    pub async fn thread_of(&self, name: &str) -> String {
+        eventually(Duration::from_secs(10), "the guest's thread in Mews", || async {
+            self.recent_threads().await.into_iter().find(|t| t.original_sender == name).map(|t| t.id)
+        })
+        .await
+    }
+
+    /// How many messages of the thread have exactly `text`.
+    pub async fn count_text(&self, thread_id: &str, text: &str) -> usize {
+        self.messages(thread_id).await.iter().filter(|m| m.text == text).count()
+    }
+}

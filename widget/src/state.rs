@@ -265,14 +265,29 @@ impl Chat {
                     self.resolved.set(false);
                     self.more.set(false);
                     self.messages.set(Vec::new());
-                    if let Some(m) = first {
-                        self.last_event.set_value(Some(m.id.clone()));
-                        self.messages.update(|l| {
-                            outbox::confirm(l, &form.client_id, m);
-                        });
-                    }
+                    let undelivered = match first {
+                        Some(m) => {
+                            self.last_event.set_value(Some(m.id.clone()));
+                            self.messages.update(|l| {
+                                outbox::confirm(l, &form.client_id, m);
+                            });
+                            false
+                        }
+                        // The thread exists but the first message is not in Mews yet: keep it
+                        // queued and send it again with the same client id (the proxy adds it once).
+                        None if !form.text.trim().is_empty() => {
+                            let text = form.text.trim().to_owned();
+                            self.messages.update(|l| l.push(Msg::pending(form.client_id.clone(), text, now())));
+                            true
+                        }
+                        None => false,
+                    };
                     self.session.set(Some(session));
                     self.phase.set(Phase::Chat);
+                    if undelivered {
+                        self.save_outbox();
+                        self.flush();
+                    }
                     live::connect(self);
                 }
                 Err(_) => failed.set(true),

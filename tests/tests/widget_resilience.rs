@@ -1,0 +1,130 @@
+//! The widget when the network or the proxy misbehaves, in a real headless Chromium against the
+//! real proxy and simulator: nothing the guest typed is lost or sent twice, and no staff reply is
+//! missed or shown twice.
+
+use std::time::Duration;
+
+use lobby_e2e::{Ports, Stack, browser::Browser, eventually};
+use serde_json::json;
+
+const SENT: &str = "r.querySelectorAll('[data-testid=lobby-message][data-author=guest][data-status=sent]').length";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_typed_offline_are_sent_once_when_back_online() {
+    let stack = Stack::start(Ports::any()).await;
+    let sim = stack.sim();
+    let browser = Browser::launch().await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.start_conversation("Olga Offline", "Parking", "Is there parking?").await;
+    let thread = sim.thread_of("Olga Offline").await;
+
+    browser.set_offline(true).await;
+    browser.wait_js(Duration::from_secs(10), "!navigator.onLine").await;
+    let composer = browser.widget("lobby-composer").await;
+    composer.send_keys("typed while offline\n").await.unwrap();
+    composer.send_keys("and a second one\n").await.unwrap();
+    // The guest sees both waiting, and the connection notice.
+    browser
+        .wait_js(
+            Duration::from_secs(10),
+            "r.querySelectorAll('[data-testid=lobby-message][data-status=sending]').length == 2 && r.querySelector('[data-testid=lobby-connection]')",
+        )
+        .await;
+    assert_eq!(sim.count_text(&thread, "typed while offline").await, 0, "nothing can reach Mews while offline");
+
+    browser.set_offline(false).await;
+    browser.wait_js(Duration::from_secs(40), &format!("{SENT} == 3")).await;
+    eventually(Duration::from_secs(10), "both messages in Mews", || async {
+        let texts: Vec<String> = sim.messages(&thread).await.into_iter().map(|m| m.text).collect();
+        (texts.iter().any(|t| t == "and a second one")).then_some(texts)
+    })
+    .await;
+    let texts: Vec<String> = sim.messages(&thread).await.into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["Is there parking?", "typed while offline", "and a second one"], "once each, in order");
+
+    // The live stream is back too: a staff reply shows, and the guest's list has no duplicates.
+    sim.staff_reply(&thread, "after-offline").await;
+    browser
+        .wait_js(
+            Duration::from_secs(20),
+            "[...r.querySelectorAll('[data-author=hotel]')].some(m => m.textContent.includes('after-offline'))",
+        )
+        .await;
+    assert_eq!(browser.guest_texts().await, ["Is there parking?", "typed while offline", "and a second one"]);
+    browser.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_reply_during_a_proxy_restart_appears_exactly_once() {
+    let mut stack = Stack::start(Ports::any()).await;
+    let sim = stack.sim();
+    let browser = Browser::launch().await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.start_conversation("Rita Restart", "Taxi", "Can you book a taxi?").await;
+    let thread = sim.thread_of("Rita Restart").await;
+    sim.staff_reply(&thread, "before").await;
+    browser.wait_js(Duration::from_secs(15), "r.querySelector('[data-author=hotel]')").await;
+
+    // Staff answer while the proxy restarts: the widget's stream drops and reconnects.
+    let reply = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sim.staff_reply(&thread, "during-restart").await;
+    };
+    tokio::join!(stack.restart_proxy(), reply);
+    browser
+        .wait_js(
+            Duration::from_secs(40),
+            "[...r.querySelectorAll('[data-author=hotel]')].some(m => m.textContent.includes('during-restart'))",
+        )
+        .await;
+    sim.staff_reply(&thread, "after").await;
+    browser
+        .wait_js(
+            Duration::from_secs(20),
+            "[...r.querySelectorAll('[data-author=hotel]')].some(m => m.textContent.includes('after'))",
+        )
+        .await;
+    // Give a duplicate (a replay plus a history merge) the chance to show up.
+    browser.widget("lobby-composer").await.send_keys("thanks\n").await.unwrap();
+    browser.wait_js(Duration::from_secs(20), &format!("{SENT} == 2")).await;
+    assert_eq!(browser.hotel_texts().await, ["before", "during-restart", "after"]);
+    assert_eq!(browser.guest_texts().await, ["Can you book a taxi?", "thanks"]);
+    browser.close().await;
+    stack.stop().await;
+}
+
+/// When Mews keeps failing (the proxy makes 8 attempts, the 9th call fails too), `start` answers without the first message (the thread exists); the
+/// widget keeps the message queued and delivers it, once, when Mews recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_message_is_delivered_when_start_answered_without_it() {
+    let stack = Stack::start(Ports::any()).await;
+    let sim = stack.sim();
+    sim.fault(json!({ "operation": "messages/add", "kind": { "type": "server_error", "status": 503 }, "next": 9 }))
+        .await;
+    let browser = Browser::launch().await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.widget("lobby-launcher").await.click().await.unwrap();
+    browser.widget("lobby-name").await.send_keys("Frida First").await.unwrap();
+    browser.widget("lobby-topic").await.send_keys("Breakfast").await.unwrap();
+    let first = "When is breakfast served?";
+    browser.widget("lobby-first-message").await.send_keys(first).await.unwrap();
+    browser.widget("lobby-start").await.click().await.unwrap();
+
+    // The conversation opens with the message shown (pending or sent), never dropped.
+    browser.wait_js(Duration::from_secs(60), "r.querySelector('[data-testid=lobby-composer]')").await;
+    assert_eq!(browser.guest_texts().await, [first], "the first message stays in the list");
+    let thread = sim.thread_of("Frida First").await;
+    browser.wait_js(Duration::from_secs(90), &format!("{SENT} == 1")).await;
+    eventually(Duration::from_secs(10), "the first message in Mews", || async {
+        (sim.count_text(&thread, first).await > 0).then_some(())
+    })
+    .await;
+    // Once, even though the proxy and the widget both retried.
+    browser.widget("lobby-composer").await.send_keys("thanks\n").await.unwrap();
+    browser.wait_js(Duration::from_secs(20), &format!("{SENT} == 2")).await;
+    assert_eq!(sim.count_text(&thread, first).await, 1);
+    assert_eq!(browser.guest_texts().await, [first, "thanks"]);
+    browser.close().await;
+    stack.stop().await;
+}
