@@ -128,3 +128,30 @@ async fn the_first_message_is_delivered_when_start_answered_without_it() {
     browser.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reload_the_conversation_is_shown_from_history_once() {
+    let stack = Stack::start(Ports::any()).await;
+    let sim = stack.sim();
+    let browser = Browser::launch().await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.start_conversation("Hugo History", "Late check-in", "We land at 23:40").await;
+    let thread = sim.thread_of("Hugo History").await;
+    sim.staff_reply(&thread, "The night desk is open 24/7.").await;
+    browser.wait_js(Duration::from_secs(15), "r.querySelector('[data-author=hotel]')").await;
+    browser.widget("lobby-composer").await.send_keys("Thank you!\n").await.unwrap();
+    browser.wait_js(Duration::from_secs(15), &format!("{SENT} == 2")).await;
+
+    // Another page of the site: the conversation comes back (the panel was open, so it reopens).
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.wait_js(Duration::from_secs(15), "r.querySelectorAll('[data-testid=lobby-message]').length == 3").await;
+    browser.wait_js(Duration::from_secs(5), "r.querySelector('[data-testid=lobby-panel]:not([hidden])')").await;
+    let shown: Vec<(String, String)> = browser.messages().await.into_iter().map(|(a, _, t)| (a, t)).collect();
+    let expected = [("guest", "We land at 23:40"), ("hotel", "The night desk is open 24/7."), ("guest", "Thank you!")];
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    for ((a, t), (ea, et)) in shown.iter().zip(expected) {
+        assert!(a == ea && t.contains(et), "{shown:?}");
+    }
+    browser.close().await;
+    stack.stop().await;
+}
