@@ -2,7 +2,8 @@
 //! the `lobby` binary, each with brotli and gzip versions compressed once here at build time.
 //!
 //! The loader is the only un-hashed entry point a host page references; it learns the hashed
-//! widget file names through the `"__LOBBY_ASSETS__"` token replaced below. When `dist/` has
+//! widget file names through the `"__LOBBY_ASSETS__"` token, replaced below by
+//! `["/widget/lobby-widget-HASH", "/widget/lobby-HASH.css"]`. When `dist/` has
 //! not been built yet the proxy still compiles, and `/lobby.js` then reports that the widget is
 //! missing (run `make widget`).
 
@@ -36,11 +37,14 @@ fn main() {
     let js = find(&|n| n.starts_with("lobby-widget") && n.ends_with(".js"));
     let wasm = find(&|n| n.ends_with(".wasm"));
     let css = find(&|n| n.ends_with(".css"));
+    // `[stem, css]`: the glue is `stem + ".js"`, the module `stem + "_bg.wasm"` (wasm-bindgen's
+    // naming); the short form keeps the loader under its 2 KB brotli budget.
     let manifest = match (&js, &wasm) {
-        (Some(js), Some(wasm)) => format!(
-            r#"{{"js":"/widget/{js}","wasm":"/widget/{wasm}","css":{}}}"#,
-            css.as_ref().map_or("null".to_owned(), |c| format!("\"/widget/{c}\""))
-        ),
+        (Some(js), Some(wasm)) => {
+            let stem = js.trim_end_matches(".js");
+            assert_eq!(wasm, &format!("{stem}_bg.wasm"), "dist/: the wasm file is not named after the JS glue");
+            format!(r#"["/widget/{stem}",{}]"#, css.as_ref().map_or("0".to_owned(), |c| format!("\"/widget/{c}\"")))
+        }
         _ => "null".to_owned(),
     };
     let loader_src = fs::read_to_string(&loader)

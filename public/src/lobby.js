@@ -79,10 +79,10 @@
   function load() {
     if (!busy) {
       at(btn, "aria-busy", "true");
-      busy = Promise.all([import(px + A.js), A.css && fetch(px + A.css).then(function (r) { return r.text(); })])
+      busy = Promise.all([import(px + A[0] + ".js"), A[1] && fetch(px + A[1]).then(function (r) { return r.text(); })])
         .then(function (r) {
           if (r[1]) css(r[1]);
-          return r[0].default({ module_or_path: px + A.wasm }).then(function () {
+          return r[0].default({ module_or_path: px + A[0] + "_bg.wasm" }).then(function () {
             h = r[0].mount(mnt, { proxy: px, property: a.property, locale: o.locale || a.locale, greeting: a.greeting,
               color: a.color, theme: a.theme, name: o.name, email: o.email, consent: cons, emit: emit });
             btn.removeAttribute("aria-busy");

@@ -61,6 +61,17 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Where a test saves a screenshot: into `docs/screenshots/` (the ones the READMEs show) when
+/// `LOBBY_UPDATE_SCREENSHOTS=1`, otherwise into `target/screenshots/`, so that an ordinary test
+/// run leaves the working tree clean.
+pub fn screenshot_path(file: &str) -> PathBuf {
+    if std::env::var("LOBBY_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        repo_root().join("docs/screenshots").join(file)
+    } else {
+        repo_root().join("target/screenshots").join(file)
+    }
+}
+
 fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise: &str, origin: &str) -> PropertyConfig {
     PropertyConfig {
         id: id.to_owned(),

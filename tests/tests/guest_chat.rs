@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use lobby_e2e::{Ports, Stack, browser::Browser, eventually, repo_root};
+use lobby_e2e::{Ports, Stack, browser::Browser, eventually, screenshot_path};
 use mews_wire::SenderKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +56,7 @@ async fn guest_starts_a_conversation_and_sees_the_staff_reply_live() {
     browser.client.find(Locator::Css("[data-testid='send-button']")).await.unwrap().click().await.unwrap();
     let started = std::time::Instant::now();
     browser.client.wait().for_element(Locator::Css("[data-sender='Enterprise']")).await.unwrap();
-    browser.screenshot(&repo_root().join("docs/screenshots/staff-console.png")).await;
+    browser.screenshot(&screenshot_path("staff-console.png")).await;
     browser.client.switch_to_window(guest_tab).await.unwrap();
     eventually(Duration::from_secs(5), "the staff reply in the widget", || async {
         browser.messages().await.into_iter().find(|(a, _, t)| a == "hotel" && t.contains("Night reception")).map(|_| ())
@@ -78,7 +78,7 @@ async fn guest_starts_a_conversation_and_sees_the_staff_reply_live() {
     assert!(gauge("lobby_staff_replies_total") >= 1.0, "{metrics}");
     println!("staff reply shown in the widget {shown_after:?} after it was posted");
 
-    browser.screenshot(&repo_root().join("docs/screenshots/e2e-conversation.png")).await;
+    browser.screenshot(&screenshot_path("e2e-conversation.png")).await;
     browser.close().await;
     stack.stop().await;
 }

@@ -25,7 +25,9 @@ async fn assets_are_precompressed_cached_right_and_ops_endpoints_answer() {
     assert!(!text.contains("__LOBBY_ASSETS__"), "the loader knows the hashed widget files");
 
     let wasm = assets.all().iter().find(|a| a.path.ends_with(".wasm")).expect("the widget is built into the proxy");
-    assert!(text.contains(wasm.path), "the loader names {}", wasm.path);
+    let stem = wasm.path.trim_end_matches("_bg.wasm");
+    assert!(text.contains(&format!("[\"{stem}\",")), "the loader names the widget files ({stem})");
+    assert!(assets.get(&format!("{stem}.js")).is_some(), "the glue is the stem + .js");
     let resp =
         http.get(format!("{}{}", stack.proxy_url, wasm.path)).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");

@@ -1,13 +1,14 @@
 //! The README's widget screenshots, taken from the real stack (simulator + proxy + a real
 //! headless Chromium): a conversation with a staff reply, on desktop light and dark, on a phone in
-//! German, and in Arabic. Writes `docs/screenshots/widget-*.png`.
+//! German, and in Arabic. Writes `widget-*.png` (into `docs/screenshots/` with
+//! `LOBBY_UPDATE_SCREENSHOTS=1`, see `lobby_e2e::screenshot_path`).
 
 use std::time::Duration;
 
 use lobby_e2e::{
     Ports, Stack,
     browser::{Browser, Launch},
-    repo_root,
+    screenshot_path,
 };
 
 struct Shot {
@@ -80,7 +81,7 @@ async fn screenshots() {
             )
             .await
             .unwrap();
-        browser.screenshot(&repo_root().join("docs/screenshots").join(shot.file)).await;
+        browser.screenshot(&screenshot_path(shot.file)).await;
         browser.close().await;
     }
     stack.stop().await;
