@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lobby_e2e::{PROPERTY, Ports, Stack, eventually, guest::Guest};
+use lobby_e2e::{PROPERTY, Ports, Stack, guest::Guest};
 use serde_json::json;
 
 /// Sends like the widget does: the same client_id again until the proxy confirms.
@@ -25,14 +25,6 @@ async fn send_until_confirmed(guest: &Guest, client_id: &str, text: &str) -> Str
     panic!("message {client_id} never confirmed");
 }
 
-async fn thread_of(stack: &Stack, name: &str) -> String {
-    let sim = stack.sim();
-    eventually(Duration::from_secs(30), "thread in Mews", || async {
-        sim.recent_threads().await.into_iter().find(|t| t.original_sender == name).map(|t| t.id)
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_kind_in_turn_loses_and_duplicates_nothing() {
     let stack = Stack::start(Ports::any()).await;
@@ -40,7 +32,7 @@ async fn every_fault_kind_in_turn_loses_and_duplicates_nothing() {
     // The thread's creation loses its answer once: the proxy must adopt it, not create a second.
     sim.fault(json!({"operation": "messageThreads/add", "kind": {"type": "commit_then_drop"}, "next": 1})).await;
     let (guest, _) = Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Faulty Fran", None).await;
-    let thread = thread_of(&stack, "Faulty Fran").await;
+    let thread = stack.sim().thread_of("Faulty Fran").await;
     let kinds = [
         json!({"type": "too_many_requests", "retry_after": 1}),
         json!({"type": "too_many_requests"}),
@@ -76,7 +68,7 @@ async fn random_faults_under_concurrent_guests_lose_and_duplicate_nothing() {
     for g in 0..4 {
         let name = format!("Guest {g}");
         let (guest, _) = Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, &name, None).await;
-        guests.push((guest, thread_of(&stack, &name).await));
+        guests.push((guest, stack.sim().thread_of(&name).await));
     }
     for (kind, fraction) in [
         (json!({"type": "commit_then_drop"}), 0.15),

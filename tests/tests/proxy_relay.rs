@@ -6,14 +6,6 @@ use std::time::Duration;
 use lobby_e2e::{PROPERTY, Ports, Stack, guest::Guest};
 use lobby_protocol::Author;
 
-async fn thread_of(stack: &Stack, name: &str) -> String {
-    let sim = stack.sim();
-    lobby_e2e::eventually(Duration::from_secs(5), "thread in Mews", || async {
-        sim.recent_threads().await.into_iter().find(|t| t.original_sender == name).map(|t| t.id)
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_arrives_on_sse_and_history_survives_reconnect_and_replay_fills_the_gap() {
     let stack = Stack::start(Ports::any()).await;
@@ -23,7 +15,7 @@ async fn reply_arrives_on_sse_and_history_survives_reconnect_and_replay_fills_th
     let first = started.message.expect("first message delivered");
     assert_eq!(first.author, Author::Guest);
     assert_eq!(first.client_id.as_deref(), Some("c-1"));
-    let thread = thread_of(&stack, "Ana Ruiz").await;
+    let thread = stack.sim().thread_of("Ana Ruiz").await;
 
     let mut sse = guest.events(Some(&first.id)).await;
     stack.sim().staff_reply(&thread, "Yes, from 7 to 10 am.").await;
@@ -60,7 +52,7 @@ async fn a_session_keeps_working_after_the_proxy_restarts() {
     let mut stack = Stack::start(Ports::any()).await;
     let (guest, _) =
         Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Tom Berg", Some(("c-1", "Hello"))).await;
-    let thread = thread_of(&stack, "Tom Berg").await;
+    let thread = stack.sim().thread_of("Tom Berg").await;
     let mut sse = guest.events(None).await;
 
     stack.restart_proxy().await;
@@ -89,7 +81,7 @@ async fn a_session_keeps_working_after_the_proxy_restarts() {
 async fn a_retried_message_reaches_mews_once() {
     let stack = Stack::start(Ports::any()).await;
     let (guest, _) = Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Lea Maas", None).await;
-    let thread = thread_of(&stack, "Lea Maas").await;
+    let thread = stack.sim().thread_of("Lea Maas").await;
     // The widget retries the same client_id, here three times at once and once later.
     let (a, b, c) = tokio::join!(
         guest.send("same-1", "Late checkout?"),
@@ -108,7 +100,7 @@ async fn a_resolved_thread_is_announced_and_refuses_new_messages() {
     let stack = Stack::start(Ports::any()).await;
     let (guest, started) =
         Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Kai Lund", Some(("c-1", "Thanks!"))).await;
-    let thread = thread_of(&stack, "Kai Lund").await;
+    let thread = stack.sim().thread_of("Kai Lund").await;
     let mut sse = guest.events(started.message.as_ref().map(|m| m.id.as_str())).await;
     stack.sim().resolve(&thread, true).await;
     let mut resolved = false;
@@ -139,7 +131,7 @@ async fn without_an_open_stream_history_and_resolved_state_still_catch_up() {
     let stack = Stack::start(Ports::any()).await;
     let (guest, _) =
         Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Nora Quist", Some(("c-1", "Hi"))).await;
-    let thread = thread_of(&stack, "Nora Quist").await;
+    let thread = stack.sim().thread_of("Nora Quist").await;
     stack.sim().staff_reply(&thread, "Hello Nora!").await;
     // No SSE stream is open, so nothing polls this thread; reads reload it from Mews.
     lobby_e2e::eventually(Duration::from_secs(10), "the staff reply in history", || async {
