@@ -33,7 +33,7 @@ use mews_wire::{Message, MessageParameters, MessageThread, SenderKind, TimeInter
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    client::{MewsClient, MewsError},
+    client::{MewsClient, MewsError, oldest_first},
     limiter::{Limiter, Permit},
 };
 use crate::metrics::Metrics;
@@ -271,7 +271,7 @@ impl Upstream {
             start_utc: started - RECONCILE_SLACK,
             end_utc: Timestamp::now() + SignedDuration::from_secs(5),
         };
-        let mut found: Vec<Message> = Vec::new();
+        let mut found: Vec<Message> = Vec::new(); // newest first, as Mews pages
         for chunk in threads.chunks(mews_wire::limits::MAX_ARRAY) {
             let mut cursor = None;
             loop {
@@ -297,8 +297,7 @@ impl Upstream {
             }
         }
         // Oldest first, so the earliest pending message adopts the earliest matching one.
-        found.reverse();
-        found.sort_by_key(|m| m.created_utc);
+        let mut found = oldest_first(found);
         let mut remaining = Vec::with_capacity(pending.len());
         for p in pending.drain(..) {
             let hit = found.iter().position(|m| {
