@@ -69,6 +69,51 @@ pub enum Key {
 /// Number of keys; every language table has exactly this many entries.
 pub const KEYS: usize = Key::TryAgain as usize + 1;
 
+/// Every key, in declaration order (`ALL_KEYS[k as usize] == k`); its length is checked against
+/// [`KEYS`] by the compiler, so a new key cannot be left out of the tests that walk it.
+pub const ALL_KEYS: [Key; KEYS] = {
+    use Key::*;
+    [
+        PanelLabel,
+        Close,
+        Mute,
+        Unmute,
+        RepliesWithin,
+        Away,
+        AwayHint,
+        Name,
+        Topic,
+        Reference,
+        FirstMessage,
+        Start,
+        Starting,
+        NeedName,
+        NeedTopic,
+        StartFailed,
+        Composer,
+        Send,
+        Sending,
+        Queued,
+        Sent,
+        Failed,
+        Retry,
+        You,
+        Offline,
+        Reconnecting,
+        Resolved,
+        NewConversation,
+        Earlier,
+        NewFrom,
+        TooLong,
+        Loading,
+        Messages,
+        Unread,
+        Launcher,
+        Unavailable,
+        TryAgain,
+    ]
+};
+
 /// All languages, for tests and for matching tags.
 pub const ALL: [Lang; 8] = [Lang::En, Lang::De, Lang::Fr, Lang::Es, Lang::It, Lang::Cs, Lang::Nl, Lang::Ar];
 
