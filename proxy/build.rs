@@ -2,8 +2,9 @@
 //! the `lobby` binary, each with brotli and gzip versions compressed once here at build time.
 //!
 //! The loader is the only un-hashed entry point a host page references; it learns the hashed
-//! widget file names through the `"__LOBBY_ASSETS__"` token, replaced below by
-//! `["/widget/lobby-widget-HASH", "/widget/lobby-HASH.css"]`. When `dist/` has
+//! widget file names through the `"__LOBBY_ASSETS__"` token, replaced below by the stem
+//! `"/widget/HASH"`: Trunk's three files are served as `HASH.js`, `HASH_bg.wasm` and `HASH.css`,
+//! HASH being 12 hex digits of a hash of all three. When `dist/` has
 //! not been built yet the proxy still compiles, and `/lobby.js` then reports that the widget is
 //! missing (run `make widget`).
 
@@ -27,26 +28,30 @@ fn main() {
     if let Ok(entries) = fs::read_dir(&dist) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_file() && name != "index.html" {
+            // wasm-bindgen's `snippets/` (inline JS of a dependency) would need serving beside the glue.
+            assert!(e.path().is_file(), "dist/{name}: the widget build is expected to be flat files");
+            if name != "index.html" {
                 files.push((name, fs::read(e.path()).unwrap()));
             }
         }
     }
     files.sort();
-    let find = |pred: &dyn Fn(&str) -> bool| files.iter().map(|(n, _)| n.as_str()).find(|n| pred(n)).map(str::to_owned);
+    let find = |pred: &dyn Fn(&str) -> bool| files.iter().find(|(n, _)| pred(n)).cloned();
     let js = find(&|n| n.starts_with("lobby-widget") && n.ends_with(".js"));
     let wasm = find(&|n| n.ends_with(".wasm"));
     let css = find(&|n| n.ends_with(".css"));
-    // `[stem, css]`: the glue is `stem + ".js"`, the module `stem + "_bg.wasm"` (wasm-bindgen's
-    // naming); the short form keeps the loader under its 2 KB brotli budget.
-    let manifest = match (&js, &wasm) {
-        (Some(js), Some(wasm)) => {
-            let stem = js.trim_end_matches(".js");
-            assert_eq!(wasm, &format!("{stem}_bg.wasm"), "dist/: the wasm file is not named after the JS glue");
-            format!(r#"["/widget/{stem}",{}]"#, css.as_ref().map_or("0".to_owned(), |c| format!("\"/widget/{c}\"")))
+    // The three files are served under one stem named by a hash of all their bytes, so the loader
+    // carries a single short name (its 2 KB brotli budget) and a change to any file renames all.
+    let widget = match (js, wasm, css) {
+        (Some(js), Some(wasm), Some(css)) => {
+            let stem = format!("/widget/{:012x}", fnv1a(&[&js.1, &wasm.1, &css.1]) >> 16);
+            let files =
+                vec![(format!("{stem}.js"), js.1), (format!("{stem}_bg.wasm"), wasm.1), (format!("{stem}.css"), css.1)];
+            Some((stem, files))
         }
-        _ => "null".to_owned(),
+        _ => None,
     };
+    let manifest = widget.as_ref().map_or("null".to_owned(), |(stem, _)| format!("{stem:?}"));
     let loader_src = fs::read_to_string(&loader)
         .unwrap_or_else(|_| "console.error('Lobby: public/lobby.js missing at build time')".into());
     let loader_src = loader_src.replace("\"__LOBBY_ASSETS__\"", &manifest);
@@ -74,13 +79,22 @@ fn main() {
         );
     };
     emit("/lobby.js", loader_src.as_bytes(), false);
-    for (name, bytes) in &files {
-        // Trunk puts a content hash in every file name it emits (filehash = true).
-        emit(&format!("/widget/{name}"), bytes, true);
+    for (url, bytes) in widget.as_ref().map_or(&[][..], |(_, f)| f) {
+        emit(url, bytes, true);
     }
     table.push_str("];\n");
-    let _ = writeln!(table, "pub const WIDGET_BUILT: bool = {};", js.is_some() && wasm.is_some());
+    let _ = writeln!(table, "pub const WIDGET_BUILT: bool = {};", widget.is_some());
     fs::write(out.join("assets.rs"), table).unwrap();
+}
+
+/// FNV-1a (64 bit) over several byte strings: a content hash for file names, not for security.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -1,7 +1,7 @@
 /*! Lobby loader: draws the chat launcher in a Shadow DOM and loads the WASM widget on interest. */
 // Readable source of public/lobby.js (build: public/build-loader.sh). Docs: widget/README.md.
-// The proxy serves the built file and replaces the token "__LOBBY_ASSETS__" (with its quotes)
-// by {"js": "/widget/…", "wasm": "/widget/…", "css": "/widget/…" | null}.
+// The proxy serves the built file and replaces the token "__LOBBY_ASSETS__" (with its quotes) by
+// the widget's content-hashed stem "/widget/HASH": the files are HASH.js, HASH_bg.wasm, HASH.css.
 (function (w, d) {
   var s = d.currentScript || d.querySelector("script[data-property]");
   if (!s || w.__lobby) return;
@@ -79,10 +79,10 @@
   function load() {
     if (!busy) {
       at(btn, "aria-busy", "true");
-      busy = Promise.all([import(px + A[0] + ".js"), A[1] && fetch(px + A[1]).then(function (r) { return r.text(); })])
+      busy = Promise.all([import(px + A + ".js"), fetch(px + A + ".css").then(function (r) { return r.text(); })])
         .then(function (r) {
-          if (r[1]) css(r[1]);
-          return r[0].default({ module_or_path: px + A[0] + "_bg.wasm" }).then(function () {
+          css(r[1]);
+          return r[0].default({ module_or_path: px + A + "_bg.wasm" }).then(function () {
             h = r[0].mount(mnt, { proxy: px, property: a.property, locale: o.locale || a.locale, greeting: a.greeting,
               color: a.color, theme: a.theme, name: o.name, email: o.email, consent: cons, emit: emit });
             btn.removeAttribute("aria-busy");
@@ -118,10 +118,13 @@
   if (a.load != "click") ["pointerenter", "focus", "touchstart"].forEach(function (t) {
     btn.addEventListener(t, load, { once: true, passive: true });
   });
+  // Storage is read in a task of its own: a first access can wait on the browser's storage.
   function idle() { (w.requestIdleCallback || setTimeout)(load, { timeout: 3000 }); }
-  if (get("sessionStorage", "open")) call("open");
-  else if ((a.load == "idle" && !(navigator.connection || {}).saveData) || get("localStorage", "session"))
-    d.readyState == "complete" ? idle() : w.addEventListener("load", idle);
+  setTimeout(function () {
+    if (get("sessionStorage", "open")) call("open");
+    else if ((a.load == "idle" && !(navigator.connection || {}).saveData) || get("localStorage", "session"))
+      d.readyState == "complete" ? idle() : w.addEventListener("load", idle);
+  });
   function add() { d.body.appendChild(host); }
   d.body ? add() : d.addEventListener("DOMContentLoaded", add);
 })(window, document);

@@ -26,8 +26,10 @@ async fn assets_are_precompressed_cached_right_and_ops_endpoints_answer() {
 
     let wasm = assets.all().iter().find(|a| a.path.ends_with(".wasm")).expect("the widget is built into the proxy");
     let stem = wasm.path.trim_end_matches("_bg.wasm");
-    assert!(text.contains(&format!("[\"{stem}\",")), "the loader names the widget files ({stem})");
+    assert!(text.contains(&format!("\"{stem}\"")), "the loader names the widget files ({stem})");
     assert!(assets.get(&format!("{stem}.js")).is_some(), "the glue is the stem + .js");
+    assert!(assets.get(&format!("{stem}.css")).is_some(), "the stylesheet is the stem + .css");
+    assert_eq!(assets.all().len(), 4, "the loader and the widget's three files, nothing else");
     let resp =
         http.get(format!("{}{}", stack.proxy_url, wasm.path)).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");
