@@ -33,9 +33,16 @@ async fn budget() {
     let browser = Browser::launch().await;
     browser
         .on_new_document(
-            "window.__lt = []; try { new PerformanceObserver(l => l.getEntries().forEach(e => __lt.push(e.duration))).observe({ type: 'longtask', buffered: true }); } catch (e) {}",
+            // Long tasks page-wide, and the scripts Chromium names in long animation frames
+            // (Long Animation Frames API): what the loader itself costs the main thread.
+            "window.__lt = []; window.__scripts = []; try { new PerformanceObserver(l => l.getEntries().forEach(e => __lt.push(e.duration))).observe({ type: 'longtask', buffered: true }); new PerformanceObserver(l => l.getEntries().forEach(f => f.scripts.forEach(s => __scripts.push([s.sourceURL, s.invokerType, s.duration])))).observe({ type: 'long-animation-frame', buffered: true }); } catch (e) {}",
         )
         .await;
+    // A guest's browser is already running when they open a hotel's page: let Chromium's own
+    // start-up (GPU and network processes, first renderer) settle first, so that its work on
+    // these 2 cores is not counted as the loader's.
+    browser.client.goto("about:blank").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     browser.client.goto(&stack.demo_page()).await.unwrap();
     browser.widget("lobby-launcher").await;
     // Until the page has loaded and the browser had idle time, nothing more may happen.
@@ -65,9 +72,20 @@ async fn budget() {
     .unwrap();
     let long_tasks: Vec<f64> = serde_json::from_value(browser.js("return window.__lt").await).unwrap();
     let blocking = long_tasks.iter().fold(0.0_f64, |sum, d| sum + (d - 50.0).max(0.0));
+    let scripts: Vec<(String, String, f64)> =
+        serde_json::from_value(browser.js("return window.__scripts").await).unwrap();
+    let ours: Vec<&(String, String, f64)> = scripts.iter().filter(|s| s.0.starts_with(&stack.proxy_url)).collect();
+    let loader_blocking = ours.iter().fold(0.0_f64, |sum, s| sum + (s.2 - 50.0).max(0.0));
     let storage = browser.js("return [localStorage.length + sessionStorage.length, document.cookie]").await;
     println!("before interest: {} request(s) to the proxy: {before:?}", before.len());
-    println!("before interest: {} long task(s), {blocking:.0} ms blocking", long_tasks.len());
+    println!(
+        "before interest, page-wide (the host page's own parsing and first render included): {} long task(s), {blocking:.0} ms blocking",
+        long_tasks.len()
+    );
+    println!(
+        "before interest, the loader's tasks seen in long animation frames: {:?}; main-thread blocking caused by the loader: {loader_blocking:.0} ms",
+        ours.iter().map(|s| format!("{} {:.0} ms", s.1, s.2)).collect::<Vec<_>>()
+    );
     println!("before interest: storage keys and cookies {storage}");
 
     // Click → interactive (cold cache): the name field of the start form has focus.
@@ -116,7 +134,8 @@ async fn budget() {
     assert!(loader_br <= 2048, "loader {loader_br} B brotli > 2 KB");
     assert_eq!(before.len(), 1, "only the loader before interest: {before:?}");
     assert!(before[0].0.ends_with("/lobby.js"), "{before:?}");
-    assert!(long_tasks.is_empty(), "long tasks before interest: {long_tasks:?}");
+    assert!(ours.iter().all(|s| s.0.ends_with("/lobby.js")), "only the loader runs before interest: {ours:?}");
+    assert_eq!(loader_blocking, 0.0, "the loader blocks the host page's main thread: {ours:?}");
     assert_eq!(storage, serde_json::json!([0, ""]), "nothing stored before consent");
     assert_eq!(widget.len(), 3, "wasm, js and css fetched on open: {widget:?}");
     browser.close().await;
