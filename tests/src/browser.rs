@@ -4,6 +4,7 @@
 
 use std::{
     net::TcpListener,
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -59,6 +60,8 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that dropping the browser (a failed test) ends Chromium too.
+            .process_group(0)
             .spawn()
             .expect("chromedriver must be installed (make test installs it)");
         let mut chrome = json!({
@@ -322,6 +325,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole group: chromedriver and the Chromium processes it started.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
