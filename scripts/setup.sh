@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
+ESBUILD_VERSION=0.25.12            # keep in step with public/build-loader.sh
+AXE_VERSION=4.14.1
 TOOLS_DIR="$PWD/.tools"           # npm-installed wasm-opt lives here (git-ignored)
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
@@ -52,20 +54,21 @@ if [ "$("$CARGO_BIN/trunk" --version 2>/dev/null | awk '{print $2}')" != "$TRUNK
   installed+=("trunk $TRUNK_VERSION")
 fi
 
-# 5. wasm-opt from npm's binaryen (never Debian's binaryen 108, whose output fails at start-up).
-if [ "$("$TOOLS_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
-  say "npm install binaryen@$BINARYEN_VERSION into .tools/"
+# 5. npm packages into .tools/ (git-ignored, never shipped), in one npm call: wasm-opt from
+#    binaryen (never Debian's binaryen 108, whose output fails at start-up), esbuild (minifies the
+#    loader and the widget's JS glue), axe-core (the accessibility check in the browser tests).
+npm_need=()
+[ "$("$TOOLS_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" = "${BINARYEN_VERSION%%.*}" ] ||
+  npm_need+=("binaryen@$BINARYEN_VERSION")
+[ "$("$TOOLS_DIR/node_modules/.bin/esbuild" --version 2>/dev/null)" = "$ESBUILD_VERSION" ] ||
+  npm_need+=("esbuild@$ESBUILD_VERSION")
+[ "$(node -p "require('$TOOLS_DIR/node_modules/axe-core/package.json').version" 2>/dev/null)" = "$AXE_VERSION" ] ||
+  npm_need+=("axe-core@$AXE_VERSION")
+if ((${#npm_need[@]})); then
+  say "npm install ${npm_need[*]} into .tools/"
   mkdir -p "$TOOLS_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" "binaryen@$BINARYEN_VERSION" >/dev/null 2>&1
-  installed+=("binaryen $BINARYEN_VERSION (wasm-opt)")
-fi
-
-# 6. axe-core for the accessibility check in the browser tests (vendored into .tools, never shipped).
-if [ ! -f "$TOOLS_DIR/node_modules/axe-core/axe.min.js" ]; then
-  say "npm install axe-core into .tools/"
-  mkdir -p "$TOOLS_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR" axe-core@4 >/dev/null 2>&1
-  installed+=("axe-core")
+  npm install --silent --no-audit --no-fund --save-exact --prefix "$TOOLS_DIR" "${npm_need[@]}" >/dev/null
+  installed+=("${npm_need[@]}")
 fi
 
 if ((${#installed[@]})); then
