@@ -50,6 +50,58 @@ async fn on_a_phone_the_panel_is_full_screen_with_16px_inputs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_the_on_screen_keyboard_never_covers_the_composer() {
+    let stack = Stack::start(Ports::any()).await;
+    let browser = Browser::launch_with(Launch { width: 390, height: 844, mobile: true, ..Launch::default() }).await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.start_conversation("Kim Keys", "Parking", "Is there parking?").await;
+    browser.widget("lobby-composer").await.click().await.unwrap();
+
+    // Headless Chromium has no on-screen keyboard: a 336 px keyboard is what shrinks the visible
+    // viewport to 508 px, which is all the page can see of it (visualViewport resize).
+    let keyboard_up = |height: u32| {
+        browser.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({ "width": 390, "height": height, "deviceScaleFactor": 2, "mobile": true }),
+        )
+    };
+    let layout = "(() => { const b = s => r.querySelector(s).getBoundingClientRect();
+        const msgs = r.querySelectorAll('[data-testid=lobby-message]');
+        return { vh: visualViewport.height, panelTop: b('[data-testid=lobby-panel]').top,
+          panelBottom: b('[data-testid=lobby-panel]').bottom, composerBottom: b('[data-testid=lobby-composer]').bottom,
+          composerTop: b('[data-testid=lobby-composer]').top, lastBottom: msgs[msgs.length - 1].getBoundingClientRect().bottom,
+          focused: r.activeElement?.dataset.testid }; })()";
+    keyboard_up(508).await;
+    browser.wait_js(Duration::from_secs(5), "visualViewport.height == 508 && r.querySelector('[data-testid=lobby-panel]').getBoundingClientRect().bottom <= 508").await;
+    let m = browser.shadow_js(layout).await;
+    let f = |k: &str| m[k].as_f64().unwrap();
+    assert_eq!((f("panelTop"), f("panelBottom")), (0.0, 508.0), "the panel fills what the keyboard leaves: {m}");
+    assert!(f("composerBottom") <= 508.0, "the composer is above the keyboard: {m}");
+    assert!(f("lastBottom") <= f("composerTop"), "the newest message is visible above the composer: {m}");
+    assert_eq!(m["focused"], "lobby-composer", "typing goes on: {m}");
+
+    // Typing and sending with the keyboard up.
+    browser.widget("lobby-composer").await.send_keys("And for a van?").await.unwrap();
+    browser.widget("lobby-send").await.click().await.unwrap();
+    browser
+        .wait_js(Duration::from_secs(15), "r.querySelectorAll('[data-author=guest][data-status=sent]').length == 2")
+        .await;
+    let m = browser.shadow_js(layout).await;
+    assert!(m["lastBottom"].as_f64().unwrap() <= m["composerTop"].as_f64().unwrap(), "the new message is visible: {m}");
+
+    // Keyboard down: the panel takes the whole screen again.
+    keyboard_up(844).await;
+    browser
+        .wait_js(
+            Duration::from_secs(5),
+            "r.querySelector('[data-testid=lobby-panel]').getBoundingClientRect().bottom == 844",
+        )
+        .await;
+    browser.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_arabic_the_panel_is_right_to_left_and_mirrored() {
     let stack = Stack::start(Ports::any()).await;
     let browser = Browser::launch().await;
