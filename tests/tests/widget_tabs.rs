@@ -39,7 +39,7 @@ async fn two_tabs_both_show_the_replies_and_only_one_plays_the_sound() {
         )
         .await;
     let mut sounds = Vec::new();
-    for tab in [second, first] {
+    for tab in [second.clone(), first] {
         browser.client.switch_to_window(tab).await.unwrap();
         browser
             .wait_js(
@@ -52,6 +52,36 @@ async fn two_tabs_both_show_the_replies_and_only_one_plays_the_sound() {
     }
     // Each reply's sound was played, by exactly one of the tabs.
     assert_eq!(sounds.iter().sum::<u64>(), 3, "sounds per tab: {sounds:?}");
+
+    // Muted in one tab (the first, visible now): no tab plays the next reply's sound, both show it.
+    let mute = browser.widget("lobby-mute").await;
+    assert_eq!(mute.attr("aria-label").await.unwrap().as_deref(), Some("Mute notification sound"));
+    mute.click().await.unwrap();
+    browser
+        .wait_js(
+            Duration::from_secs(5),
+            "r.querySelector('[data-testid=lobby-mute]').getAttribute('aria-label') == 'Turn notification sound on'",
+        )
+        .await;
+    sim.staff_reply(&thread, "reply-3").await;
+    let four = "r.querySelectorAll('[data-testid=lobby-message][data-author=hotel]').length == 4";
+    browser.wait_js(Duration::from_secs(20), four).await;
+    // A sound follows its message within milliseconds (one lock round): give it a second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut muted_sounds = vec![browser.js("return window.__snd").await.as_u64().unwrap()];
+    browser.client.switch_to_window(second).await.unwrap();
+    browser.wait_js(Duration::from_secs(20), four).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    muted_sounds.push(browser.js("return window.__snd").await.as_u64().unwrap());
+    assert_eq!(muted_sounds.iter().sum::<u64>(), 3, "no sound while muted (per tab: {sounds:?} → {muted_sounds:?})");
+    // The choice outlives the page (which reopens the chat that was open).
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_js(
+            Duration::from_secs(10),
+            "r.querySelector('[data-testid=lobby-mute]').getAttribute('aria-label') == 'Turn notification sound on'",
+        )
+        .await;
     browser.close().await;
     stack.stop().await;
 }
