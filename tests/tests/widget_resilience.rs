@@ -155,3 +155,56 @@ async fn after_a_reload_the_conversation_is_shown_from_history_once() {
     browser.close().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_tab_that_wakes_shows_what_staff_wrote_while_it_slept_once() {
+    let mut stack = Stack::start(Ports::any()).await;
+    let sim = stack.sim();
+    let browser = Browser::launch_with(lobby_e2e::browser::Launch {
+        width: 390,
+        height: 844,
+        mobile: true,
+        ..Default::default()
+    })
+    .await;
+    browser.client.goto(&stack.demo_page()).await.unwrap();
+    browser.start_conversation("Petra Phone", "Spa", "Is the spa open late?").await;
+    let thread = sim.thread_of("Petra Phone").await;
+    sim.staff_reply(&thread, "before-sleep").await;
+    browser.wait_js(Duration::from_secs(15), "r.querySelector('[data-author=hotel]')").await;
+
+    // The guest switches apps: the tab is hidden, then frozen as a phone does (no script runs).
+    browser.js("window.__resumed = 0; document.addEventListener('resume', () => __resumed++); return 1").await;
+    browser.raw(reqwest::Method::POST, "/window/minimize", json!({})).await;
+    browser.wait_js(Duration::from_secs(5), "document.hidden").await;
+    browser.cdp("Page.setWebLifecycleState", json!({ "state": "frozen" })).await;
+    // Meanwhile its stream dies (the proxy restarts) and staff answer twice.
+    stack.restart_proxy().await;
+    sim.staff_reply(&thread, "while-asleep-1").await;
+    sim.staff_reply(&thread, "while-asleep-2").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Back to the browser: both replies appear promptly, once each, in order.
+    browser.cdp("Page.setWebLifecycleState", json!({ "state": "active" })).await;
+    browser.raw(reqwest::Method::POST, "/window/maximize", json!({})).await;
+    browser
+        .wait_js(
+            Duration::from_secs(8),
+            "r.querySelectorAll('[data-testid=lobby-message][data-author=hotel]').length >= 3",
+        )
+        .await;
+    assert_eq!(browser.js("return window.__resumed").await, 1, "the page was frozen and resumed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(browser.hotel_texts().await, ["before-sleep", "while-asleep-1", "while-asleep-2"]);
+    // And the stream is live again.
+    sim.staff_reply(&thread, "awake").await;
+    browser
+        .wait_js(
+            Duration::from_secs(10),
+            "r.querySelectorAll('[data-testid=lobby-message][data-author=hotel]').length == 4",
+        )
+        .await;
+    assert_eq!(browser.hotel_texts().await, ["before-sleep", "while-asleep-1", "while-asleep-2", "awake"]);
+    browser.close().await;
+    stack.stop().await;
+}
