@@ -107,8 +107,8 @@ async fn unread_badge_while_closed_and_title_flag_while_hidden() {
         .await;
     let label = browser.shadow_js("r.querySelector('[data-testid=lobby-launcher]').getAttribute('aria-label')").await;
     assert!(label.as_str().unwrap().contains('2'), "the launcher's name says how many: {label}");
-    let live = browser.shadow_js("r.querySelector('[data-testid=lobby-live]').textContent").await;
-    assert!(live.as_str().unwrap().contains("badge-2"), "announced: {live}");
+    let live = browser.shadow_js("r.querySelector('[data-testid=lobby-live][aria-live=polite]').textContent").await;
+    assert!(live.as_str().unwrap().contains("badge-2"), "announced politely to screen readers: {live}");
 
     // While the tab is hidden (the window minimised) the page title is flagged.
     let title = browser
