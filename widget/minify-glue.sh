@@ -5,6 +5,7 @@
 set -euo pipefail
 [ "${TRUNK_PROFILE:-}" = release ] || exit 0
 bin="$(dirname "$0")/../.tools/node_modules/.bin/esbuild"
+[ -x "$bin" ] || { echo "minify-glue: $bin is missing: run scripts/setup.sh (make setup)" >&2; exit 1; }
 for f in "$TRUNK_STAGING_DIR"/lobby-widget-*.js; do
   "$bin" "$f" --minify --format=esm --target=es2020 --legal-comments=none --log-level=warning \
     --outfile="$f.min" --allow-overwrite
