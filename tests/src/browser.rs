@@ -316,10 +316,9 @@ impl Browser {
         serde_json::from_value(v).unwrap_or_default()
     }
 
-    pub async fn close(mut self) {
+    /// Ends the WebDriver session (Chromium quits); dropping then stops chromedriver.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
