@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # Builds the served loader public/lobby.js from its readable source public/src/lobby.js
 # (esbuild minify, ES2017 syntax kept) and checks the proxy's substitution token survived.
-# esbuild is installed into the git-ignored .tools/ on first use (scripts/setup.sh installs it too).
+# esbuild comes from scripts/setup.sh (`make setup`), which pins its version, into .tools/.
 # `--check` (run by `make lint`) only verifies that the committed public/lobby.js is the build of
 # the committed source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ESBUILD_VERSION=0.25.12
 BIN=.tools/node_modules/.bin/esbuild
-if [ "$("$BIN" --version 2>/dev/null)" != "$ESBUILD_VERSION" ]; then
-  npm install --silent --no-audit --no-fund --prefix .tools "esbuild@$ESBUILD_VERSION" >/dev/null
-fi
+[ -x "$BIN" ] || { echo "build-loader: $BIN is missing: run scripts/setup.sh (make setup)" >&2; exit 1; }
 build() { "$BIN" public/src/lobby.js --minify --target=es2017 --legal-comments=none --log-level=warning "$@"; }
 if [ "${1:-}" = --check ]; then
   build | cmp -s - public/lobby.js ||

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
-ESBUILD_VERSION=0.25.12            # keep in step with public/build-loader.sh
+ESBUILD_VERSION=0.25.12
 AXE_VERSION=4.14.1
 TOOLS_DIR="$PWD/.tools"           # npm-installed wasm-opt lives here (git-ignored)
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -39,18 +39,26 @@ if ((${#need_apt[@]})); then
   installed+=("${need_apt[@]}")
 fi
 
+# The two tools below are build tools, not shipped code: compiled without LTO, with parallel codegen
+# and light optimisation, trunk installs in about 13 min instead of over 20 on 2 cores (its own
+# release profile asks for fat LTO and one codegen unit). Measured: ../shared/notes/toolchain.md.
+fast_install() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install -q "$@"
+}
+
 # 3. wasm-bindgen-cli, exactly the version of the wasm-bindgen crate in Cargo.lock.
 if [ "$("$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # No --locked: the registry mirror here lacks a crate the lock file names (toolchain.md).
-  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fast_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   installed+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION")
 fi
 
 # 4. trunk.
 if [ "$("$CARGO_BIN/trunk" --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
-  say "cargo install trunk $TRUNK_VERSION (about ten minutes on 2 cores, once)"
-  cargo install -q --locked trunk --version "$TRUNK_VERSION" --force
+  say "cargo install trunk $TRUNK_VERSION (about 13 minutes on 2 cores, once)"
+  fast_install --locked trunk --version "$TRUNK_VERSION" --force
   installed+=("trunk $TRUNK_VERSION")
 fi
 
