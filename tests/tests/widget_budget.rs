@@ -54,7 +54,6 @@ async fn budget() {
     // Three cold loads of the page: the main-thread figures are wall-clock times on 2 shared
     // cores, so the loader's cost is the best of three (noise only ever adds time).
     let mut loader_blocking = Vec::new();
-    let (mut before, mut ours, mut storage) = (Vec::new(), Vec::new(), serde_json::Value::Null);
     for run in 1..=3 {
         browser.client.goto("about:blank").await.unwrap();
         browser.client.goto(&stack.demo_page()).await.unwrap();
@@ -69,7 +68,7 @@ async fn budget() {
             )
             .await
             .unwrap();
-        before = serde_json::from_value::<Vec<(String, f64)>>(
+        let before: Vec<(String, f64)> = serde_json::from_value(
             browser
                 .js(&format!(
                     "return performance.getEntriesByType('resource').filter(e => e.name.startsWith('{}')).map(e => [e.name, e.encodedBodySize])",
@@ -82,9 +81,9 @@ async fn budget() {
         let blocking = long_tasks.iter().fold(0.0_f64, |sum, d| sum + (d - 50.0).max(0.0));
         let scripts: Vec<(String, String, f64)> =
             serde_json::from_value(browser.js("return window.__scripts").await).unwrap();
-        ours = scripts.into_iter().filter(|s| s.0.starts_with(&stack.proxy_url)).collect();
+        let ours: Vec<_> = scripts.into_iter().filter(|s| s.0.starts_with(&stack.proxy_url)).collect();
         loader_blocking.push(ours.iter().fold(0.0_f64, |sum, s| sum + (s.2 - 50.0).max(0.0)));
-        storage = browser.js("return [localStorage.length + sessionStorage.length, document.cookie]").await;
+        let storage = browser.js("return [localStorage.length + sessionStorage.length, document.cookie]").await;
         println!("before interest (load {run}): {} request(s) to the proxy: {before:?}", before.len());
         println!(
             "before interest (load {run}), page-wide (the host page's own parsing and first render included): {} long task(s), {blocking:.0} ms blocking",
@@ -97,6 +96,7 @@ async fn budget() {
         );
         println!("before interest (load {run}): storage keys and cookies {storage}");
         assert_eq!(before.len(), 1, "only the loader before interest: {before:?}");
+        assert!(before[0].0.ends_with("/lobby.js"), "{before:?}");
         assert!(ours.iter().all(|s| s.0.ends_with("/lobby.js")), "only the loader runs before interest: {ours:?}");
         assert_eq!(storage, serde_json::json!([0, ""]), "nothing stored before consent");
     }
@@ -149,7 +149,6 @@ async fn budget() {
     );
 
     assert!(loader_br <= 2048, "loader {loader_br} B brotli > 2 KB");
-    assert!(before[0].0.ends_with("/lobby.js"), "{before:?}");
     assert_eq!(best, 0.0, "the loader blocks the host page's main thread on every load: {loader_blocking:?}");
     assert_eq!(widget.len(), 3, "wasm, js and css fetched on open: {widget:?}");
     browser.close().await;
