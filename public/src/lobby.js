@@ -72,7 +72,8 @@
     if (n == "unread") {
       bad.hidden = !v.count;
       bad.textContent = v.count > 99 ? "99+" : v.count;
-      at(btn, "aria-label", v.label);
+      // A launcher text of the page's stays the start of the button's name (WCAG 2.5.3).
+      at(btn, "aria-label", a.launcherText ? a.launcherText + (v.count ? ", " + v.label : "") : v.label);
     }
     (ev[n] || []).forEach(function (f) { try { f(v); } catch (e) { console.error(e); } });
   }

@@ -53,6 +53,8 @@ async fn data_attributes_set_launcher_text_greeting_language_theme_side_and_colo
         )
         .await;
     assert_eq!(p["greeting"], "Ahoj! Jak vám pomůžeme?", "data-greeting wins over the property's: {p}");
+    // The widget, once loaded, keeps the page's launcher text as the button's accessible name.
+    assert_eq!(launcher.attr("aria-label").await.unwrap().as_deref(), Some("Ask the front desk"));
     assert_eq!((&p["lang"], &p["name"]), (&json!("de"), &json!("Ihr Name")), "data-locale: {p}");
     let rgb: Vec<f64> = p["bg"]
         .as_str()
