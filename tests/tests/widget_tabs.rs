@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use lobby_e2e::{PROPERTY, Ports, Stack, browser::Browser};
 
+/// The sound button offers to turn the sound back on: the guest muted it.
+const MUTED: &str =
+    "r.querySelector('[data-testid=lobby-mute]').getAttribute('aria-label') == 'Turn notification sound on'";
 const SOUNDS: &str = "window.__snd = 0; Lobby.on('sound', () => window.__snd++); return 1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,12 +60,7 @@ async fn two_tabs_both_show_the_replies_and_only_one_plays_the_sound() {
     let mute = browser.widget("lobby-mute").await;
     assert_eq!(mute.attr("aria-label").await.unwrap().as_deref(), Some("Mute notification sound"));
     mute.click().await.unwrap();
-    browser
-        .wait_js(
-            Duration::from_secs(5),
-            "r.querySelector('[data-testid=lobby-mute]').getAttribute('aria-label') == 'Turn notification sound on'",
-        )
-        .await;
+    browser.wait_js(Duration::from_secs(5), MUTED).await;
     sim.staff_reply(&thread, "reply-3").await;
     let four = "r.querySelectorAll('[data-testid=lobby-message][data-author=hotel]').length == 4";
     browser.wait_js(Duration::from_secs(20), four).await;
@@ -76,12 +74,7 @@ async fn two_tabs_both_show_the_replies_and_only_one_plays_the_sound() {
     assert_eq!(muted_sounds.iter().sum::<u64>(), 3, "no sound while muted (per tab: {sounds:?} → {muted_sounds:?})");
     // The choice outlives the page (which reopens the chat that was open).
     browser.client.refresh().await.unwrap();
-    browser
-        .wait_js(
-            Duration::from_secs(10),
-            "r.querySelector('[data-testid=lobby-mute]').getAttribute('aria-label') == 'Turn notification sound on'",
-        )
-        .await;
+    browser.wait_js(Duration::from_secs(10), MUTED).await;
     browser.close().await;
     stack.stop().await;
 }
