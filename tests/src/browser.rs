@@ -252,6 +252,12 @@ impl Browser {
     /// is shown as sent.
     pub async fn start_conversation(&self, name: &str, topic: &str, first: &str) {
         self.widget("lobby-launcher").await.click().await.unwrap();
+        self.submit_start_form(name, topic, first).await;
+    }
+
+    /// In the open panel: fills the start form, submits it and waits until the first message is
+    /// shown as sent.
+    pub async fn submit_start_form(&self, name: &str, topic: &str, first: &str) {
         self.widget("lobby-name").await.send_keys(name).await.unwrap();
         self.widget("lobby-topic").await.send_keys(topic).await.unwrap();
         self.widget("lobby-first-message").await.send_keys(first).await.unwrap();

@@ -36,11 +36,7 @@ async fn on_a_phone_the_panel_is_full_screen_with_16px_inputs() {
         assert!(f.as_f64().unwrap() >= 16.0, "inputs below 16px make iOS zoom: {m}");
     }
 
-    browser.widget("lobby-name").await.send_keys("Mia Mobile").await.unwrap();
-    browser.widget("lobby-topic").await.send_keys("Late").await.unwrap();
-    browser.widget("lobby-first-message").await.send_keys("Hi").await.unwrap();
-    browser.widget("lobby-start").await.click().await.unwrap();
-    browser.wait_js(Duration::from_secs(15), "r.querySelector('[data-author=guest][data-status=sent]')").await;
+    browser.submit_start_form("Mia Mobile", "Late", "Hi").await;
     let composer = browser
         .shadow_js("parseFloat(getComputedStyle(r.querySelector('[data-testid=lobby-composer]')).fontSize)")
         .await;

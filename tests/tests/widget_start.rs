@@ -57,16 +57,7 @@ async fn while_closed_the_panel_shows_the_away_message_and_a_message_left_reache
     assert_eq!(away_shown, true);
 
     // Away is not closed for messages: the guest leaves one and the hotel has it in Mews.
-    browser.widget("lobby-name").await.send_keys("Nora Night").await.unwrap();
-    browser.widget("lobby-topic").await.send_keys("Late arrival").await.unwrap();
-    browser.widget("lobby-first-message").await.send_keys("We land at 2 am, is that fine?").await.unwrap();
-    browser.widget("lobby-start").await.click().await.unwrap();
-    browser
-        .wait_js(
-            Duration::from_secs(15),
-            "r.querySelector('[data-testid=lobby-message][data-author=guest][data-status=sent]')",
-        )
-        .await;
+    browser.submit_start_form("Nora Night", "Late arrival", "We land at 2 am, is that fine?").await;
     let thread = stack.sim().thread_of("Nora Night").await;
     let messages = stack.sim().messages(&thread).await;
     let texts: Vec<(&str, mews_wire::SenderKind)> =
