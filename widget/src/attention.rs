@@ -1,5 +1,5 @@
 //! Getting the guest's attention for a staff reply: the sound, played by exactly one tab
-//! (a Web Lock around "which replies were played", stored in localStorage) unless muted, and
+//! (a Web Lock per reply, and the list of played replies in localStorage) unless muted, and
 //! the page-title flag while the tab is hidden. The unread badge is drawn by the loader from the
 //! `unread` event.
 
@@ -27,6 +27,7 @@ pub fn notify(chat: Chat, id: &str) {
         return;
     }
     let id = id.to_owned();
+    let id_for_lock = id.clone();
     let play_once = move || {
         let played = store::get(keys::SOUND, false).unwrap_or_default();
         if let Some(next) = claim(&played, &id) {
@@ -45,13 +46,25 @@ pub fn notify(chat: Chat, id: &str) {
         .and_then(|f| f.dyn_into::<Function>().ok());
     match (locks, request) {
         (Some(locks), Some(request)) => {
-            let cb = Closure::once_into_js(move |_lock: JsValue| {
+            // One lock per reply, taken only if free and held for 30 s: localStorage reaches other
+            // tabs asynchronously, so a tab arriving right after the player could still read the
+            // old list; the held lock tells it the reply is being played.
+            let cb = Closure::once_into_js(move |lock: JsValue| {
+                if lock.is_null() {
+                    return Promise::resolve(&JsValue::UNDEFINED);
+                }
                 play_once();
-                Promise::resolve(&JsValue::UNDEFINED)
+                Promise::new(&mut |resolve, _| {
+                    let _ = web_sys::window()
+                        .map(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 30_000));
+                })
             });
-            let name =
-                JsValue::from_str(&(String::from("lobby-sound:") + &chat.api.with_value(|a| a.property.clone())));
-            let _ = request.call2(&locks, &name, &cb);
+            let name = JsValue::from_str(
+                &(String::from("lobby-sound:") + &chat.api.with_value(|a| a.property.clone()) + ":" + &id_for_lock),
+            );
+            let opts = js_sys::Object::new();
+            let _ = Reflect::set(&opts, &"ifAvailable".into(), &JsValue::TRUE);
+            let _ = request.call3(&locks, &name, &opts, &cb);
         }
         _ => play_once(),
     }
