@@ -1,6 +1,8 @@
 # Lobby — the two commands a newcomer needs:
 #   make demo   set up what is missing, build the widget, run simulator + proxy + demo page
 #   make test   set up what is missing, run every check and test (browser tests included)
+# and, for the long runs the README quotes:
+#   make bench  the 500-guest load run and the reply-latency distribution
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
@@ -8,42 +10,64 @@ SHELL := /bin/bash
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(CURDIR)/.tools/node_modules/.bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
-# Trunk must not try to download tools (no GitHub here); cargo is then offline too, hence `fetch`.
-TRUNK_ENV := TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true
 
-.PHONY: demo test setup fetch widget check lint unit widget-test e2e budget clean
+# Clippy rides on the test build instead of compiling everything a second time: cargo runs
+# clippy-driver as the compiler of our own crates (what `cargo clippy` does, but with code
+# generation), so every workspace target built by the tests is linted with -D warnings, and the
+# dependencies are compiled once, for the tests. The widget is linted by its wasm32 test build.
+# All cargo commands below share this setting, hence one set of build artifacts.
+LINTED := RUSTC_WORKSPACE_WRAPPER="$$(command -v clippy-driver)" CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
+# What `make test` runs, in this order (scripts/ci-time.sh times each phase).
+TEST_PHASES := setup check widget unit timed widget-test
+
+.PHONY: demo test bench setup check lint widget unit timed widget-test ci-time test-phases clean
 
 demo: setup widget
-	cargo run -q -p lobby-e2e --bin lobby-demo
+	$(LINTED) cargo run -q -p lobby-e2e --bin lobby-demo
 
-test: setup widget lint unit widget-test
+test: $(TEST_PHASES)
 	@echo "make test: all green"
+
+bench: setup widget
+	$(LINTED) cargo run -q -p lobby-e2e --bin lobby-bench
 
 setup:
 	./scripts/setup.sh
 
-fetch:
-	cargo fetch --locked -q
+# Formatting, and the committed loader being the build of its source. (Clippy: see LINTED.)
+check:
+	cargo fmt --all -- --check
+	./public/build-loader.sh --check
 
-# Release build of the widget with the size profile; the proxy embeds dist/ at compile time.
-widget: fetch
-	$(TRUNK_ENV) trunk build --release --cargo-profile wasm-release 2>&1 | grep -vE '^\s*$$' | tail -n 3
-
-# Clippy runs once, for the host: the widget has no target-specific code, and the wasm build
-# and the widget's wasm tests compile it for wasm32 anyway.
+# Clippy on its own, for a quick look while editing (make test lints through the builds).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
-	./public/build-loader.sh --check
 
-# Unit, integration, conformance and end-to-end browser tests (cargo test runs them all).
+# Release build of the widget with the size profile into dist/; the proxy embeds dist/.
+widget:
+	./widget/build.sh
+
+# Unit, integration, conformance and end-to-end browser tests, but for the timed ones.
 unit:
-	cargo test -q --workspace --no-fail-fast
+	$(LINTED) cargo test -q --workspace --exclude lobby-widget --no-fail-fast -- --skip timed::
+
+# The tests that measure time (tests/tests/main.rs), one at a time, figures printed.
+timed:
+	$(LINTED) cargo test -q -p lobby-e2e --test e2e -- timed:: --test-threads=1 --nocapture
 
 # The widget's own tests, in headless Chromium through wasm-bindgen-test-runner (which rejects -q).
 widget-test:
-	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	$(LINTED) CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p lobby-widget --target wasm32-unknown-unknown
+
+test-phases:
+	@echo $(TEST_PHASES)
+
+# The cold case timed honestly: fresh clone, empty target/, tools not installed (see the script).
+ci-time:
+	./scripts/ci-time.sh
 
 clean:
 	cargo clean

@@ -1,9 +1,9 @@
-//! Embeds the loader (`public/lobby.js`) and the built widget (`dist/`, from `trunk build`) into
+//! Embeds the loader (`public/lobby.js`) and the built widget (`dist/`, from `widget/build.sh`) into
 //! the `lobby` binary, each with brotli and gzip versions compressed once here at build time.
 //!
 //! The loader is the only un-hashed entry point a host page references; it learns the hashed
 //! widget file names through the `"__LOBBY_ASSETS__"` token, replaced below by the stem
-//! `"/widget/HASH"`: Trunk's three files are served as `HASH.js`, `HASH_bg.wasm` and `HASH.css`,
+//! `"/widget/HASH"`: the build's three files are served as `HASH.js`, `HASH_bg.wasm` and `HASH.css`,
 //! HASH being 12 hex digits of a hash of all three. When `dist/` has
 //! not been built yet the proxy still compiles, and `/lobby.js` then reports that the widget is
 //! missing (run `make widget`).

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what `make demo` and `make test` need and is missing. Idempotent: every step checks the
 # installed version first, so a warm machine spends well under a second here.
-# Pinned versions and why: ../shared/notes/toolchain.md (trunk 0.22 needs a newer rustc; Debian's
-# binaryen 108 produces broken wasm; wasm-bindgen-cli must match the wasm-bindgen crate exactly).
+# Pinned versions and why: ../shared/notes/toolchain.md (Debian's binaryen 108 produces broken wasm;
+# wasm-bindgen-cli must match the wasm-bindgen crate exactly). No Trunk: widget/build.sh does its
+# work with the tools below, and Trunk alone took 13 min 20 s to install on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
 ESBUILD_VERSION=0.25.12
@@ -17,12 +17,19 @@ CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 installed=()
 
-# 1. The wasm target.
+# 1. The wasm target, and clippy (make test lints through clippy-driver) and rustfmt.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding rustup target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
   installed+=("wasm32-unknown-unknown")
 fi
+for c in clippy rustfmt; do
+  if ! rustup component list --installed | grep -q "^$c-"; then
+    say "adding rustup component $c"
+    rustup component add "$c"
+    installed+=("$c")
+  fi
+done
 
 # 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots,
 #    brotli for the size budget script.
@@ -39,9 +46,9 @@ if ((${#need_apt[@]})); then
   installed+=("${need_apt[@]}")
 fi
 
-# The two tools below are build tools, not shipped code: compiled without LTO, with parallel codegen
-# and light optimisation, trunk installs in about 13 min instead of over 20 on 2 cores (its own
-# release profile asks for fat LTO and one codegen unit). Measured: ../shared/notes/toolchain.md.
+# wasm-bindgen-cli is a build tool, not shipped code: compiled without LTO, with parallel codegen
+# and light optimisation, it installs faster than with its own release profile.
+# Measured: ../shared/notes/toolchain.md and the README's set-up figures.
 fast_install() {
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     cargo install -q "$@"
@@ -55,14 +62,7 @@ if [ "$("$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != 
   installed+=("wasm-bindgen-cli $WASM_BINDGEN_VERSION")
 fi
 
-# 4. trunk.
-if [ "$("$CARGO_BIN/trunk" --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
-  say "cargo install trunk $TRUNK_VERSION (about 13 minutes on 2 cores, once)"
-  fast_install --locked trunk --version "$TRUNK_VERSION" --force
-  installed+=("trunk $TRUNK_VERSION")
-fi
-
-# 5. npm packages into .tools/ (git-ignored, never shipped), in one npm call: wasm-opt from
+# 4. npm packages into .tools/ (git-ignored, never shipped), in one npm call: wasm-opt from
 #    binaryen (never Debian's binaryen 108, whose output fails at start-up), esbuild (minifies the
 #    loader and the widget's JS glue), axe-core (the accessibility check in the browser tests).
 npm_need=()

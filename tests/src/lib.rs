@@ -8,6 +8,8 @@
 
 pub mod browser;
 pub mod guest;
+pub mod latency;
+pub mod load;
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 

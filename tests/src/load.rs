@@ -1,7 +1,11 @@
-//! Load: 500 guests sending a combined 100 messages/s for 60 s through one hotel's Mews
-//! connection with the real limit (200 requests / 30 s per AccessToken). Zero 429s; every message
-//! in Mews exactly once, in order per thread. Prints upstream requests used against the budget and
-//! guest messages per upstream request.
+//! The load run: guests open conversations through one hotel's Mews connection with the real limit
+//! (200 requests / 30 s per AccessToken), hold live streams as open widgets do, and send at a fixed
+//! combined rate, round-robin. It asserts what a hotel would notice (zero 429s from Mews; every
+//! message in Mews exactly once and in order per thread) and prints upstream requests used against
+//! the budget and guest messages per `messages/add`.
+//!
+//! One body, two sizes: `make test` runs a short one (`tests/tests/timed/proxy_load.rs`) and
+//! `make bench` the full one the README quotes (`src/bin/lobby-bench.rs`).
 
 use std::{
     sync::{
@@ -11,19 +15,38 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lobby_e2e::{PROPERTY, Ports, Stack, guest::Guest};
 use lobby_proxy::guard::{GuestLimits, Rate};
 
-const GUESTS: usize = 500;
-const RATE_PER_SEC: usize = 100;
-const SECONDS: usize = 60;
+use crate::{PROPERTY, Ports, Stack, guest::Guest};
+
+/// The shape of one load run.
+#[derive(Clone, Copy, Debug)]
+pub struct Load {
+    pub guests: usize,
+    /// Guest messages per second, all guests together.
+    pub rate_per_sec: usize,
+    pub seconds: usize,
+}
+
+/// What a load run measured (also printed).
+#[derive(Debug)]
+pub struct LoadReport {
+    pub created_in: Duration,
+    pub drained_in: Duration,
+    pub messages: u64,
+    pub upstream_calls: f64,
+    pub budget_share_used: f64,
+    pub messages_per_add: f64,
+}
 
 fn metric(m: &str, name: &str) -> f64 {
     m.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_hundred_guests_at_100_messages_per_second_stay_inside_the_budget() {
+/// Runs `load` against a fresh stack and panics on a 429, a lost, a duplicated or a reordered message.
+pub async fn run(load: Load) -> LoadReport {
+    let Load { guests: n_guests, rate_per_sec, seconds } = load;
+    assert_eq!((rate_per_sec * seconds) % n_guests, 0, "every guest sends the same number of messages");
     // All test guests come from 127.0.0.1: lift the per-IP limit (the per-session one stays).
     let stack = Stack::start_custom(Ports::any(), mews_sim::Config::default(), |c| {
         c.guest_limits =
@@ -36,7 +59,7 @@ async fn five_hundred_guests_at_100_messages_per_second_stay_inside_the_budget()
 
     // Guests arrive and open their conversations (thread creation is one Mews call each).
     let t0 = Instant::now();
-    let starts: Vec<_> = (0..GUESTS)
+    let starts: Vec<_> = (0..n_guests)
         .map(|g| {
             let (proxy, origin) = (stack.proxy_url.clone(), stack.pages_url.clone());
             tokio::spawn(
@@ -56,15 +79,15 @@ async fn five_hundred_guests_at_100_messages_per_second_stay_inside_the_budget()
     }
     let before = metrics().await;
 
-    // 100 messages per second for 60 s, round-robin over the guests (one per guest every 5 s).
+    // The combined rate, round-robin over the guests.
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..RATE_PER_SEC * SECONDS {
-        let due = start + Duration::from_secs_f64(i as f64 / RATE_PER_SEC as f64);
+    for i in 0..rate_per_sec * seconds {
+        let due = start + Duration::from_secs_f64(i as f64 / rate_per_sec as f64);
         tokio::time::sleep_until(due.into()).await;
-        let guest = guests[i % GUESTS].clone();
-        let n = i / GUESTS;
+        let guest = guests[i % n_guests].clone();
+        let n = i / n_guests;
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let resp = guest.send_raw(&format!("m{n}"), &format!("message {n}")).await;
@@ -84,30 +107,38 @@ async fn five_hundred_guests_at_100_messages_per_second_stay_inside_the_budget()
     let adds = metric(&after, "lobby_upstream_requests_total{operation=\"messages/add\"}")
         - metric(&before, "lobby_upstream_requests_total{operation=\"messages/add\"}");
     let messages = sent.load(Ordering::Relaxed);
-    let window = drained_in.as_secs_f64();
-    let budget = 200.0 * window / 30.0;
-    println!("{GUESTS} threads created in {created_in:?} (one messageThreads/add each)");
+    let budget = 200.0 * drained_in.as_secs_f64() / 30.0;
+    let report = LoadReport {
+        created_in,
+        drained_in,
+        messages,
+        upstream_calls: calls,
+        budget_share_used: calls / budget,
+        messages_per_add: messages as f64 / adds.max(1.0),
+    };
+    println!("{n_guests} threads created in {created_in:?} (one messageThreads/add each)");
     println!(
         "{messages} messages offered in {offered_in:?}, all confirmed after {drained_in:?}; upstream requests {calls} \
          of a budget of {budget:.0} in that time ({:.0} %); messages/add calls {adds}; {:.1} guest messages per messages/add; \
          429s from Mews: {}",
-        100.0 * calls / budget,
-        messages as f64 / adds.max(1.0),
+        100.0 * report.budget_share_used,
+        report.messages_per_add,
         metric(&after, "lobby_upstream_429_total")
     );
-    assert_eq!(messages as usize, RATE_PER_SEC * SECONDS);
+    assert_eq!(messages as usize, rate_per_sec * seconds);
     assert_eq!(metric(&after, "lobby_upstream_429_total"), 0.0, "no 429 from Mews");
     let log: serde_json::Value =
         http.get(format!("{}/admin/requests", stack.sim_url)).send().await.unwrap().json().await.unwrap();
     let requests = log["requests"].as_array().expect("request log");
     let too_many = requests.iter().filter(|r| r["status"] == 429).count();
-    assert!(requests.len() > 500, "the simulator logged the run ({} requests)", requests.len());
+    assert!(requests.len() > n_guests, "the simulator logged the run ({} requests)", requests.len());
     assert_eq!(too_many, 0, "the simulator answered 429");
 
     // Every message exactly once and in order, per thread (read through the staff side).
     let threads: serde_json::Value =
         http.get(format!("{}/admin/threads", stack.sim_url)).send().await.unwrap().json().await.unwrap();
     let threads = threads["threads"].as_array().unwrap();
+    let want: Vec<String> = (0..rate_per_sec * seconds / n_guests).map(|n| format!("message {n}")).collect();
     let mut checked = 0;
     for t in threads.iter().filter(|t| t["original_sender"].as_str().is_some_and(|s| s.starts_with("Load guest "))) {
         let id = t["id"].as_str().unwrap();
@@ -121,10 +152,10 @@ async fn five_hundred_guests_at_100_messages_per_second_stay_inside_the_budget()
             .unwrap();
         let texts: Vec<&str> =
             msgs["messages"].as_array().unwrap().iter().map(|m| m["Text"].as_str().unwrap()).collect();
-        let want: Vec<String> = (0..RATE_PER_SEC * SECONDS / GUESTS).map(|n| format!("message {n}")).collect();
         assert_eq!(texts, want, "thread {id}");
         checked += 1;
     }
-    assert_eq!(checked, GUESTS);
+    assert_eq!(checked, n_guests);
     stack.stop().await;
+    report
 }
