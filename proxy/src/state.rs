@@ -14,7 +14,11 @@ use crate::{
     config::{Config, PropertyConfig},
     guard::RateGuard,
     metrics::Metrics,
-    mews::{client::MewsClient, limiter::Limiter, scheduler::Upstream},
+    mews::{
+        client::{HttpTransport, MewsClient, Transport},
+        limiter::Limiter,
+        scheduler::Upstream,
+    },
     relay::{hub::Hub, outbox::Outbox},
     session::SessionKeys,
 };
@@ -49,8 +53,18 @@ struct Inner {
 impl AppState {
     /// Builds the state; must run inside a Tokio runtime (it starts one batching task per token).
     pub fn new(config: Config, assets: Assets) -> Self {
+        let http = HttpTransport::client(config.upstream_timeout);
+        Self::with_transport(config, assets, |p| Arc::new(HttpTransport::new(http.clone(), &p.mews_url)))
+    }
+
+    /// Like [`AppState::new`], with each token's requests sent through `transport(property)`
+    /// (the proxy's unit tests pass the simulator in process).
+    pub fn with_transport(
+        config: Config,
+        assets: Assets,
+        transport: impl Fn(&PropertyConfig) -> Arc<dyn Transport>,
+    ) -> Self {
         let metrics = Arc::new(Metrics::default());
-        let http = MewsClient::http(config.upstream_timeout);
         let capacity = (mews_wire::limits::RATE_LIMIT_REQUESTS as f64 * config.budget_share).floor() as usize;
         let window = Duration::from_secs(mews_wire::limits::RATE_LIMIT_WINDOW_SECS);
         // Properties that share an AccessToken share its budget.
@@ -64,8 +78,7 @@ impl AppState {
                 .entry(key)
                 .or_insert_with(|| {
                     let client = MewsClient::new(
-                        http.clone(),
-                        &p.mews_url,
+                        transport(&p),
                         p.client_token.clone(),
                         p.access_token.clone(),
                         config.client_name.clone(),

@@ -16,8 +16,6 @@ pub mod fields;
 pub mod messages;
 pub mod threads;
 
-use std::time::Instant;
-
 use axum::{
     Router,
     body::{Body, Bytes},
@@ -184,8 +182,11 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
     crate::api::fields::Fields::new(&body).text("Client")?;
 
     let settings = state.settings();
+    // Tokio's clock (the same as std's unless a test paused time), so that a client under
+    // `tokio::time::pause()` and this limit agree on when 30 s have passed.
+    let now = tokio::time::Instant::now().into_std();
     lock(&state.inner.rate_limiter)
-        .check(&caller.access_token, settings.rate_limit_requests, settings.rate_limit_window, Instant::now())
+        .check(&caller.access_token, settings.rate_limit_requests, settings.rate_limit_window, now)
         .map_err(|wait| ApiError::TooManyRequests { retry_after: Some(retry_after_secs(wait)) })?;
 
     let call = Call { caller: &caller, body: &body, minimal };

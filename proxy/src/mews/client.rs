@@ -3,10 +3,16 @@
 //! retries from the kind of error, never from raw status codes. It does not retry or rate-limit
 //! by itself: that is the [`super::scheduler`]'s job.
 //!
+//! How a request reaches Mews is a [`Transport`]: [`HttpTransport`] (reqwest) in production, the
+//! simulator's router in process in the proxy's unit tests (`super::in_process`), where
+//! `tokio::time::pause()` turns the scheduler's and the poller's minutes of waiting into
+//! milliseconds. The seam sits under the operations, not over them, so those tests also run the
+//! real request encoding and error classification.
+//!
 //! Tokens live only inside the request bodies built here; errors and logs carry the Mews
 //! `RequestId` and status, never a token.
 
-use std::time::Duration;
+use std::{pin::Pin, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
 use mews_wire::{
@@ -64,11 +70,79 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
     Some(Duration::try_from(d).unwrap_or(Duration::ZERO))
 }
 
-/// One property's connection to Mews.
+/// One answer from Mews, before classification: what [`MewsClient`] needs of it.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// The `Request-Id` header, for the logs.
+    pub request_id: Option<String>,
+    /// The `Retry-After` header as sent.
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A boxed future of a Mews call (the [`Transport`] trait is object-safe).
+pub type MewsFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, MewsError>> + Send + 'a>>;
+
+/// How a JSON request body reaches Mews and its answer comes back. A transport reports only what
+/// happened on the way (no answer in time: [`MewsError::Timeout`]; a refused, reset or cut
+/// connection: [`MewsError::Transport`]); statuses are classified by [`MewsClient`].
+pub trait Transport: Send + Sync {
+    /// POSTs `body` (JSON) to `path` (one of [`mews_wire::paths`]).
+    fn post(&self, path: &'static str, body: Vec<u8>) -> MewsFuture<'_, RawAnswer>;
+}
+
+/// Mews over HTTPS, with the upstream timeout of the shared reqwest client.
 #[derive(Clone)]
-pub struct MewsClient {
+pub struct HttpTransport {
     http: reqwest::Client,
     base: String,
+}
+
+impl HttpTransport {
+    /// `base` is the Mews platform address, e.g. `https://api.mews.com`.
+    pub fn new(http: reqwest::Client, base: &str) -> Self {
+        Self { http, base: base.trim_end_matches('/').to_owned() }
+    }
+
+    /// Builds the shared HTTP client with the upstream timeout.
+    pub fn client(timeout: Duration) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .expect("reqwest client builds")
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&self, path: &'static str, body: Vec<u8>) -> MewsFuture<'_, RawAnswer> {
+        Box::pin(async move {
+            let failed = |e: reqwest::Error| {
+                if e.is_timeout() { MewsError::Timeout } else { MewsError::Transport(without_url(&e)) }
+            };
+            let resp = self
+                .http
+                .post(format!("{}{}", self.base, path))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(failed)?;
+            let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let (request_id, retry_after) = (header("request-id"), header("retry-after"));
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.map_err(failed)?.to_vec();
+            Ok(RawAnswer { status, request_id, retry_after, body })
+        })
+    }
+}
+
+/// One `AccessToken`'s connection to Mews.
+#[derive(Clone)]
+pub struct MewsClient {
+    transport: Arc<dyn Transport>,
     client_token: SecretString,
     access_token: SecretString,
     client_name: String,
@@ -76,29 +150,18 @@ pub struct MewsClient {
 
 impl std::fmt::Debug for MewsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MewsClient").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("MewsClient").field("client_name", &self.client_name).finish_non_exhaustive()
     }
 }
 
 impl MewsClient {
     pub fn new(
-        http: reqwest::Client,
-        base: &str,
+        transport: Arc<dyn Transport>,
         client_token: SecretString,
         access_token: SecretString,
         client_name: String,
     ) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_owned(), client_token, access_token, client_name }
-    }
-
-    /// Builds the shared HTTP client with the upstream timeout.
-    pub fn http(timeout: Duration) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .expect("reqwest client builds")
+        Self { transport, client_token, access_token, client_name }
     }
 
     fn auth(&self) -> Auth {
@@ -111,25 +174,10 @@ impl MewsClient {
         }
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, MewsError> {
-        let resp = self
-            .http
-            .post(format!("{}{}", self.base, path))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| if e.is_timeout() { MewsError::Timeout } else { MewsError::Transport(without_url(&e)) })?;
-        let status = resp.status();
-        let request_id = resp.headers().get("request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Timestamp::now()));
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| if e.is_timeout() { MewsError::Timeout } else { MewsError::Transport(without_url(&e)) })?;
+    async fn call<B: Serialize, R: DeserializeOwned>(&self, path: &'static str, body: &B) -> Result<R, MewsError> {
+        let body = serde_json::to_vec(body).expect("Mews requests serialize");
+        let RawAnswer { status, request_id, retry_after, body: bytes } = self.transport.post(path, body).await?;
+        let status = StatusCode::from_u16(status).map_err(|e| MewsError::Decode(e.to_string()))?;
         if status.is_success() {
             if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                 // `Prefer: return=minimal` style empty page.
@@ -137,6 +185,8 @@ impl MewsClient {
             }
             return serde_json::from_slice(&bytes).map_err(|e| MewsError::Decode(e.to_string()));
         }
+        let retry_after = retry_after.and_then(|v| parse_retry_after(&v, Timestamp::now()));
+        let request_id = request_id.unwrap_or_else(|| "-".to_owned());
         let message = serde_json::from_slice::<ErrorBody>(&bytes).map(|b| b.message).unwrap_or_default();
         tracing::debug!(path, status = status.as_u16(), request_id, "Mews error answer");
         Err(match status.as_u16() {

@@ -3,5 +3,7 @@
 //! safely.
 
 pub mod client;
+#[cfg(test)]
+pub mod in_process;
 pub mod limiter;
 pub mod scheduler;

@@ -342,3 +342,150 @@ async fn run_batcher(up: std::sync::Weak<Upstream>, mut rx: mpsc::UnboundedRecei
         up.send_batch(batch, permit).await;
     }
 }
+
+/// The scheduler against the simulator in process, under paused time: each test spends up to a few
+/// virtual minutes (budget windows, Retry-After, backoff) in milliseconds of wall time.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::mews::in_process::InProcessMews;
+
+    const WINDOW: Duration = Duration::from_secs(30);
+
+    fn upstream(mews: &InProcessMews, capacity: usize) -> Arc<Upstream> {
+        Upstream::start(mews.client(), Limiter::new(capacity, WINDOW), Arc::new(Metrics::default()))
+    }
+
+    async fn get_thread(up: &Upstream, id: &str) -> Result<Vec<MessageThread>, MewsError> {
+        let ids = vec![id.to_owned()];
+        up.read("messageThreads/getAll", move |c| {
+            let ids = ids.clone();
+            async move { c.get_threads(&ids).await }
+        })
+        .await
+    }
+
+    fn send(up: &Arc<Upstream>, thread: &str, text: &str) -> tokio::task::JoinHandle<Result<Message, MewsError>> {
+        let (up, thread, text) = (up.clone(), thread.to_owned(), text.to_owned());
+        tokio::spawn(async move { up.add_message(&thread, &text).await })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn messages_queued_while_the_budget_is_spent_leave_together_in_order_once_it_returns() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 2);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        get_thread(&up, &thread).await.unwrap(); // the budget (2 per window) is spent
+        let t0 = Instant::now();
+        let sends: Vec<_> = (0..5).map(|i| send(&up, &thread, &format!("m{i}"))).collect();
+        for s in sends {
+            s.await.unwrap().unwrap();
+        }
+        let waited = t0.elapsed();
+        assert!(waited >= WINDOW - Duration::from_millis(10) && waited < WINDOW + Duration::from_secs(1), "{waited:?}");
+        assert_eq!(mews.texts(&thread).await, ["m0", "m1", "m2", "m3", "m4"]);
+        assert_eq!(mews.requests("messages/add").await, (1, 0), "one messages/add for all five");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_holds_over_a_burst_of_reads_with_no_429() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 160);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        let t0 = Instant::now();
+        let reads: Vec<_> = (0..399)
+            .map(|_| {
+                let (up, thread) = (up.clone(), thread.clone());
+                tokio::spawn(async move { get_thread(&up, &thread).await })
+            })
+            .collect();
+        for r in reads {
+            r.await.unwrap().unwrap();
+        }
+        // 400 calls at 160 per sliding 30 s: the last 80 wait for the third window.
+        let took = t0.elapsed();
+        assert!(
+            took >= 2 * WINDOW - Duration::from_millis(10) && took < 2 * WINDOW + Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert_eq!(mews.requests("messageThreads/getAll").await, (399, 0), "Mews never answered 429");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_every_call_of_the_token_for_its_retry_after() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 160);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        mews.fault(
+            json!({"operation": "messages/add", "kind": {"type": "too_many_requests", "retry_after": 7}, "next": 1}),
+        )
+        .await;
+        let t0 = Instant::now();
+        let sent = send(&up, &thread, "after the pause");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        get_thread(&up, &thread).await.unwrap();
+        let read_waited = t0.elapsed();
+        sent.await.unwrap().unwrap();
+        assert!(read_waited >= Duration::from_secs(7) && read_waited < Duration::from_secs(8), "{read_waited:?}");
+        assert_eq!(mews.texts(&thread).await, ["after the pause"]);
+        assert_eq!(mews.requests("messages/add").await, (2, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_ambiguous_failure_is_read_back_and_nothing_is_lost_or_doubled() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 160);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        let kinds = [
+            json!({"type": "request_timeout"}),
+            json!({"type": "server_error", "status": 500}),
+            json!({"type": "server_error", "status": 503}),
+            json!({"type": "reset"}),
+            json!({"type": "commit_then_drop"}),
+            json!({"type": "too_many_requests"}),
+        ];
+        let mut want = Vec::new();
+        for (i, kind) in kinds.iter().enumerate() {
+            mews.fault(json!({"operation": "messages/add", "kind": kind, "next": 1})).await;
+            let text = format!("message {i} under {}", kind["type"]);
+            let m = up.add_message(&thread, &text).await.unwrap();
+            assert_eq!(m.text, text);
+            want.push(text);
+        }
+        assert_eq!(mews.texts(&thread).await, want, "each message exactly once, in order");
+        let (adds, _) = mews.requests("messages/add").await;
+        assert_eq!(adds, 2 * kinds.len() - 1, "commit_then_drop was adopted, not sent again");
+        assert!(mews.requests("messages/getAll").await.0 >= 5, "ambiguous failures were read back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_thread_whose_answer_was_lost_is_adopted_not_created_twice() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 160);
+        mews.fault(json!({"operation": "messageThreads/add", "kind": {"type": "commit_then_drop"}, "next": 1})).await;
+        let thread = up.add_thread("Ann", "Chat").await.unwrap();
+        assert_eq!(mews.requests("messageThreads/add").await, (1, 0));
+        assert!(get_thread(&up, &thread.id).await.unwrap().len() == 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejected_message_fails_alone_and_its_batch_mates_are_delivered() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 2);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        get_thread(&up, &thread).await.unwrap(); // spent: the three below travel in one batch
+        let good_1 = send(&up, &thread, "first");
+        let bad = send(&up, "00000000-0000-0000-0000-000000000000", "to nowhere");
+        let good_2 = send(&up, &thread, "second");
+        assert!(good_1.await.unwrap().is_ok());
+        assert!(matches!(bad.await.unwrap(), Err(MewsError::Rejected { .. })));
+        assert!(good_2.await.unwrap().is_ok());
+        assert_eq!(mews.texts(&thread).await, ["first", "second"]);
+        assert_eq!(mews.requests("messages/add").await.1, 0);
+    }
+}

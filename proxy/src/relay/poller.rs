@@ -151,3 +151,101 @@ pub async fn ensure_loaded(property: &Property, thread: &Thread) -> Result<(), M
     thread.mark_loaded();
     Ok(())
 }
+
+/// The poller against the simulator in process, under paused time: minutes of cadence in
+/// milliseconds of wall time.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::{assets::Assets, config::Config, mews::in_process::InProcessMews, relay::hub::Event};
+
+    const HOTEL: &str = "hotel";
+
+    fn app(mews: &InProcessMews) -> AppState {
+        let (_, client_token, access_token, _) = mews_wire::demo::TOKEN_SETS[0];
+        let env = move |k: &str| match k {
+            "SESSION" => Some("s".repeat(40)),
+            "HOOK" => Some("h".repeat(32)),
+            "CLIENT" => Some(client_token.to_owned()),
+            "ACCESS" => Some(access_token.to_owned()),
+            _ => None,
+        };
+        let toml = r#"
+            session_secret = { env = "SESSION" }
+            webhook_token = { env = "HOOK" }
+            [properties.hotel]
+            name = "Hotel"
+            mews_url = "https://mews.invalid"
+            client_token = { env = "CLIENT" }
+            access_token = { env = "ACCESS" }
+        "#;
+        let config = Config::parse(Some(toml), &env).expect("config parses");
+        let mews = mews.clone();
+        AppState::with_transport(config, Assets::embedded(), move |_| Arc::new(mews.clone()))
+    }
+
+    /// A thread in Mews, and the poller of its property running.
+    async fn start(mews: &InProcessMews) -> (AppState, String) {
+        let state = app(mews);
+        let property = state.property(HOTEL).unwrap().clone();
+        let thread = property.upstream.add_thread("Ann", "Chat").await.unwrap().id;
+        tokio::spawn(run(state.clone(), property, state.shutdown_signal()));
+        (state, thread)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nobody_connected_costs_no_mews_call() {
+        let mews = InProcessMews::default();
+        let (_state, _thread) = start(&mews).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(mews.requests("messages/getAll").await, (0, 0));
+        assert_eq!(mews.requests("messageThreads/getAll").await, (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_staff_reply_reaches_a_connected_guest_within_one_poll() {
+        let mews = InProcessMews::default();
+        let (state, thread) = start(&mews).await;
+        let mut guest = state.hub().subscribe(HOTEL, &thread);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the first poll is done
+        let t0 = Instant::now();
+        mews.staff_reply(&thread, "Your room is ready").await;
+        let event = tokio::time::timeout(Duration::from_secs(5), guest.rx.recv()).await.expect("in time").unwrap();
+        let waited = t0.elapsed();
+        assert!(matches!(&event, Event::Message(m) if m.text == "Your room is ready"), "{event:?}");
+        assert!(waited <= FAST, "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_poll_a_second_while_active_one_per_five_seconds_when_quiet() {
+        let mews = InProcessMews::default();
+        let (state, thread) = start(&mews).await;
+        let _guest = state.hub().subscribe(HOTEL, &thread);
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let (active, _) = mews.requests("messages/getAll").await;
+        assert!((119..=121).contains(&active), "{active} polls in the first 120 s");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let (total, too_many) = mews.requests("messages/getAll").await;
+        assert!((11..=13).contains(&(total - active)), "{} polls in 60 quiet seconds", total - active);
+        assert_eq!(too_many, 0);
+        let (resolved_checks, _) = mews.requests("messageThreads/getAll").await;
+        assert!((17..=19).contains(&resolved_checks), "{resolved_checks} resolved checks in 180 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolved_thread_is_told_to_its_guest_within_ten_seconds() {
+        let mews = InProcessMews::default();
+        let (state, thread) = start(&mews).await;
+        let mut guest = state.hub().subscribe(HOTEL, &thread);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        mews.resolve(&thread).await;
+        let t0 = Instant::now();
+        let event = tokio::time::timeout(Duration::from_secs(30), guest.rx.recv()).await.expect("in time").unwrap();
+        assert_eq!(event, Event::Resolved(true));
+        assert!(t0.elapsed() <= RESOLVED_EVERY, "{:?}", t0.elapsed());
+    }
+}
