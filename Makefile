@@ -15,8 +15,10 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 # clippy-driver as the compiler of our own crates (what `cargo clippy` does, but with code
 # generation), so every workspace target built by the tests is linted with -D warnings, and the
 # dependencies are compiled once, for the tests. The widget is linted by its wasm32 test build.
-# All cargo commands below share this setting, hence one set of build artifacts.
-# Without clippy-driver the build fails loudly (cargo cannot run the wrapper) instead of skipping lints.
+# demo and bench use the same setting, so they reuse the test build's artifacts. The widget's
+# release build (widget/build.sh) does not: clippy-driver turns off MIR optimisations of our
+# crates, which would change the shipped wasm. Without clippy-driver the build fails loudly
+# (cargo cannot run the wrapper) instead of skipping lints.
 LINTED := RUSTC_WORKSPACE_WRAPPER="$$(command -v clippy-driver || echo clippy-driver-not-installed)" \
   CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
@@ -58,11 +60,13 @@ unit:
 	$(LINTED) cargo test -q --workspace --exclude lobby-widget --no-fail-fast -- --skip timed:: --test-threads=4
 
 # The tests that measure time (tests/tests/main.rs), one at a time, figures printed.
+# The same packages as `unit` (not `-p lobby-e2e`), so features unify the same way and nothing is
+# compiled again for this phase.
 timed:
-	$(LINTED) cargo test -q -p lobby-e2e --test e2e -- timed:: --test-threads=1 --nocapture
+	$(LINTED) cargo test -q --workspace --exclude lobby-widget --test e2e -- timed:: --test-threads=1 --nocapture
 
 # The widget's own tests, in headless Chromium through wasm-bindgen-test-runner (which rejects -q),
-# built with the profile `wasm-test` (Cargo.toml: cold, 73 s instead of 189 s with the dev profile).
+# built with the profile `wasm-test` (Cargo.toml: no debug info; cold, 73 s instead of 189 s).
 widget-test:
 	$(LINTED) CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test -p lobby-widget --target wasm32-unknown-unknown --profile wasm-test
