@@ -59,6 +59,10 @@ impl Drop for Permit<'_> {
 
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest pause a `Retry-After` can impose. Mews's window is 30 s; a longer value is honoured
+/// up to this, so that a malformed or hostile header (`18446744073709551615` seconds overflowed the
+/// clock and killed the batching task) never stops a token for longer than a few minutes.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Limiter {
     pub fn new(capacity: usize, window: Duration) -> Self {
@@ -128,7 +132,7 @@ impl Limiter {
     pub fn penalize(&self, retry_after: Option<Duration>) {
         let mut st = self.state();
         let pause = match retry_after {
-            Some(d) => d.max(Duration::from_millis(100)),
+            Some(d) => d.clamp(Duration::from_millis(100), MAX_RETRY_AFTER),
             None => {
                 let d = st.backoff;
                 st.backoff = (st.backoff * 2).min(MAX_BACKOFF);

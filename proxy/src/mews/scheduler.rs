@@ -353,7 +353,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::mews::in_process::InProcessMews;
+    use crate::mews::{in_process::InProcessMews, limiter::MAX_RETRY_AFTER};
 
     const WINDOW: Duration = Duration::from_secs(30);
 
@@ -434,6 +434,24 @@ mod tests {
         assert!(read_waited >= Duration::from_secs(7) && read_waited < Duration::from_secs(8), "{read_waited:?}");
         assert_eq!(mews.texts(&thread).await, ["after the pause"]);
         assert_eq!(mews.requests("messages/add").await, (2, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_retry_after_pauses_the_token_at_most_five_minutes_and_breaks_nothing() {
+        let mews = InProcessMews::default();
+        let up = upstream(&mews, 160);
+        let thread = up.add_thread("Ann", "Chat").await.unwrap().id;
+        let forever = json!({"type": "too_many_requests", "retry_after": u64::MAX});
+        mews.fault(json!({"operation": "messages/add", "kind": forever, "next": 1})).await;
+        let t0 = Instant::now();
+        up.add_message(&thread, "still delivered").await.unwrap();
+        let waited = t0.elapsed();
+        assert!(waited >= MAX_RETRY_AFTER && waited < MAX_RETRY_AFTER + Duration::from_secs(1), "{waited:?}");
+        // The batching task survived: the next message goes straight through.
+        let t1 = Instant::now();
+        up.add_message(&thread, "and the next one").await.unwrap();
+        assert!(t1.elapsed() < Duration::from_secs(1));
+        assert_eq!(mews.texts(&thread).await, ["still delivered", "and the next one"]);
     }
 
     #[tokio::test(start_paused = true)]
