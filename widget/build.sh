@@ -27,7 +27,7 @@ files=(lobby-widget.js lobby-widget_bg.wasm lobby.css)
 # wasm-bindgen and wasm-opt take ~8 s: skipped when cargo's output, the stylesheet and this script
 # are what the last build in $stage was made from.
 stage="$target_dir/widget-dist"
-inputs="$(cat "$wasm" widget/style/lobby.css "$0" | sha256sum)"
+inputs="$(cat "$wasm" widget/style/lobby.css widget/build.sh | sha256sum)"
 if [ "$(cat "$stage/inputs.sha256" 2>/dev/null)" != "$inputs" ]; then
   rm -rf "$stage" && mkdir -p "$stage"
   "$cargo_bin/wasm-bindgen" --target web --no-typescript --out-dir "$stage" --out-name lobby-widget "$wasm"
