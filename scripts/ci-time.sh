@@ -51,8 +51,11 @@ for r in "${runs[@]}"; do
       git clone -q "$repo" "$dir/lobby"
       echo "cold: fresh clone of $(git -C "$dir/lobby" rev-parse --short HEAD) in $dir/lobby, CARGO_HOME=$CARGO_HOME (empty)"
       ;;
-    warm) ;;
-    edit) echo "// ci-time: one changed line" >>"$dir/lobby/proxy/src/lib.rs" ;;
+    warm) [ -d "$dir/lobby" ] || { echo "no clone in $dir: run '$0 cold' first" >&2; exit 2; } ;;
+    edit)
+      [ -d "$dir/lobby" ] || { echo "no clone in $dir: run '$0 cold' first" >&2; exit 2; }
+      echo "// ci-time: one changed line" >>"$dir/lobby/proxy/src/lib.rs"
+      ;;
     *) echo "usage: $0 [cold|warm|edit]..." >&2; exit 2 ;;
   esac
   rc=0; run "$r" || rc=$?
