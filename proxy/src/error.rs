@@ -26,6 +26,8 @@ pub enum Error {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("origin not allowed")]
     OriginNotAllowed,
     #[error("this conversation was resolved; start a new one")]
@@ -50,6 +52,7 @@ impl Error {
             Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             Error::ConversationResolved => (StatusCode::CONFLICT, "conversation_resolved"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -68,6 +68,32 @@ impl InProcessMews {
         Self { router: mews_sim::router(mews_sim::AppState::new(config)), timeout: Duration::from_secs(30) }
     }
 
+    /// A proxy state with one property, `hotel` (allowed origin `https://hotel.example`), whose
+    /// Mews is this simulator, with the demo tokens of [`InProcessMews::client`].
+    pub fn app_state(&self) -> crate::AppState {
+        let (_, client_token, access_token, _) = demo::TOKEN_SETS[0];
+        let env = move |k: &str| match k {
+            "SESSION" => Some("s".repeat(40)),
+            "HOOK" => Some("h".repeat(32)),
+            "CLIENT" => Some(client_token.to_owned()),
+            "ACCESS" => Some(access_token.to_owned()),
+            _ => None,
+        };
+        let toml = r#"
+            session_secret = { env = "SESSION" }
+            webhook_token = { env = "HOOK" }
+            [properties.hotel]
+            name = "Hotel"
+            mews_url = "https://mews.invalid"
+            client_token = { env = "CLIENT" }
+            access_token = { env = "ACCESS" }
+            allowed_origins = ["https://hotel.example"]
+        "#;
+        let config = crate::Config::parse(Some(toml), &env).expect("config parses");
+        let mews = self.clone();
+        crate::AppState::with_transport(config, crate::assets::Assets::embedded(), move |_| Arc::new(mews.clone()))
+    }
+
     /// A client for the demo tokens the simulator knows ("Gross pricing" enterprise).
     pub fn client(&self) -> MewsClient {
         let (_, client_token, access_token, _) = demo::TOKEN_SETS[0];

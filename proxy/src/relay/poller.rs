@@ -156,41 +156,16 @@ pub async fn ensure_loaded(property: &Property, thread: &Thread) -> Result<(), M
 /// milliseconds of wall time.
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use tokio::time::Instant;
 
     use super::*;
-    use crate::{assets::Assets, config::Config, mews::in_process::InProcessMews, relay::hub::Event};
+    use crate::{mews::in_process::InProcessMews, relay::hub::Event};
 
     const HOTEL: &str = "hotel";
 
-    fn app(mews: &InProcessMews) -> AppState {
-        let (_, client_token, access_token, _) = mews_wire::demo::TOKEN_SETS[0];
-        let env = move |k: &str| match k {
-            "SESSION" => Some("s".repeat(40)),
-            "HOOK" => Some("h".repeat(32)),
-            "CLIENT" => Some(client_token.to_owned()),
-            "ACCESS" => Some(access_token.to_owned()),
-            _ => None,
-        };
-        let toml = r#"
-            session_secret = { env = "SESSION" }
-            webhook_token = { env = "HOOK" }
-            [properties.hotel]
-            name = "Hotel"
-            mews_url = "https://mews.invalid"
-            client_token = { env = "CLIENT" }
-            access_token = { env = "ACCESS" }
-        "#;
-        let config = Config::parse(Some(toml), &env).expect("config parses");
-        let mews = mews.clone();
-        AppState::with_transport(config, Assets::embedded(), move |_| Arc::new(mews.clone()))
-    }
-
     /// A thread in Mews, and the poller of its property running.
     async fn start(mews: &InProcessMews) -> (AppState, String) {
-        let state = app(mews);
+        let state = mews.app_state();
         let property = state.property(HOTEL).unwrap().clone();
         let thread = property.upstream.add_thread("Ann", "Chat").await.unwrap().id;
         tokio::spawn(run(state.clone(), property, state.shutdown_signal()));

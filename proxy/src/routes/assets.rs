@@ -4,11 +4,12 @@
 //! CORS requests), so they are public to every origin; they hold no secret.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
+use super::extract::Path;
 use crate::{assets::Asset, error::Error, state::AppState};
 
 fn accepts(headers: &HeaderMap, coding: &str) -> bool {

@@ -12,7 +12,7 @@
 use std::{convert::Infallible, sync::atomic::Ordering, time::Duration};
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::HeaderMap,
     response::sse::{Event as SseEvent, KeepAlive, Sse},
 };
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::cors::check_origin;
+use super::{cors::check_origin, extract::Query};
 use crate::{
     error::{Error, Result},
     relay::{hub::Event, poller::ensure_loaded},

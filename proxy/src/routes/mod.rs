@@ -11,6 +11,7 @@
 pub mod assets;
 pub mod cors;
 pub mod events;
+pub mod extract;
 pub mod ops;
 pub mod webhooks;
 pub mod widget;
@@ -38,6 +39,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversation", get(widget::conversation))
         .route("/v1/conversation/messages", get(widget::history).post(widget::send))
         .route("/v1/conversation/events", get(events::stream))
+        // Before the CORS layer, so that it wraps this fallback too (preflight `OPTIONS`); the
+        // router-wide one below only fills in where no fallback is set yet.
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(WIDGET_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), cors::cors));
     let hooks =
@@ -51,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -63,4 +68,63 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .with_state(state)
+}
+
+/// Bad requests answer with our JSON error body, whatever part of the request is wrong.
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{mews::in_process::InProcessMews, session::Claims};
+
+    async fn call(state: &AppState, method: &str, uri: &str, session: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri).header("origin", "https://hotel.example");
+        if let Some(s) = session {
+            req = req.header("authorization", format!("Bearer {s}"));
+        }
+        let resp = router(state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        // Bounded: an answer that turned into an endless stream (SSE) fails instead of hanging.
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX);
+        let bytes =
+            tokio::time::timeout(std::time::Duration::from_secs(10), body).await.expect("a finite answer").unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn a_bad_query_path_or_method_gets_the_json_error_body() {
+        let state = InProcessMews::default().app_state();
+        let claims = Claims {
+            p: "hotel".into(),
+            t: "t-1".into(),
+            n: "Ann".into(),
+            s: String::new(),
+            iat: jiff::Timestamp::now().as_second(),
+        };
+        let session = state.sessions().sign(&claims);
+
+        let (status, body) = call(&state, "GET", "/v1/conversation/messages?limit=abc", Some(&session)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_input")),
+            "{body}"
+        );
+        let (status, body) = call(&state, "GET", "/v1/properties/%FF", None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_input")),
+            "{body}"
+        );
+        let (status, body) = call(&state, "PUT", "/v1/conversation/messages", Some(&session)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+            "{body}"
+        );
+        let (status, body) = call(&state, "GET", "/nowhere", None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    }
 }

@@ -39,3 +39,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub async fn not_found() -> Error {
     Error::NotFound
 }
+
+/// A known path with a method it does not take.
+pub async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}

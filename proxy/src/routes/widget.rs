@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::{
     Json,
-    extract::{ConnectInfo, Path, Query, State, rejection::JsonRejection},
+    extract::{ConnectInfo, State, rejection::JsonRejection},
     http::HeaderMap,
 };
 use jiff::Timestamp;
@@ -15,7 +15,10 @@ use lobby_protocol::{
 };
 use serde::Deserialize;
 
-use super::cors::check_origin;
+use super::{
+    cors::check_origin,
+    extract::{Path, Query},
+};
 use crate::{
     error::{Error, Result},
     mews::client::oldest_first,
