@@ -127,8 +127,7 @@ pub async fn run(load: Load) -> LoadReport {
     );
     assert_eq!(messages as usize, rate_per_sec * seconds);
     assert_eq!(metric(&after, "lobby_upstream_429_total"), 0.0, "no 429 from Mews");
-    let log: serde_json::Value =
-        http.get(format!("{}/admin/requests", stack.sim_url)).send().await.unwrap().json().await.unwrap();
+    let log = stack.sim().requests().await;
     let requests = log["requests"].as_array().expect("request log");
     let too_many = requests.iter().filter(|r| r["status"] == 429).count();
     assert!(requests.len() > n_guests, "the simulator logged the run ({} requests)", requests.len());

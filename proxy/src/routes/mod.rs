@@ -105,26 +105,15 @@ mod tests {
             iat: jiff::Timestamp::now().as_second(),
         };
         let session = state.sessions().sign(&claims);
-
-        let (status, body) = call(&state, "GET", "/v1/conversation/messages?limit=abc", Some(&session)).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_input")),
-            "{body}"
-        );
-        let (status, body) = call(&state, "GET", "/v1/properties/%FF", None).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_input")),
-            "{body}"
-        );
-        let (status, body) = call(&state, "PUT", "/v1/conversation/messages", Some(&session)).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
-            "{body}"
-        );
-        let (status, body) = call(&state, "GET", "/nowhere", None).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+        let cases = [
+            ("GET", "/v1/conversation/messages?limit=abc", Some(&session), StatusCode::BAD_REQUEST, "invalid_input"),
+            ("GET", "/v1/properties/%FF", None, StatusCode::BAD_REQUEST, "invalid_input"),
+            ("PUT", "/v1/conversation/messages", Some(&session), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ("GET", "/nowhere", None, StatusCode::NOT_FOUND, "not_found"),
+        ];
+        for (method, uri, session, status, code) in cases {
+            let (got, body) = call(&state, method, uri, session.map(String::as_str)).await;
+            assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{method} {uri}: {body}");
+        }
     }
 }
