@@ -36,6 +36,9 @@ pub enum FaultKind {
     Reset,
     /// Process the request (store, fire webhooks), then close the connection without answering.
     CommitThenDrop,
+    /// Process the request, then wait this long before answering (a window in which the caller
+    /// can be killed between Mews's commit and its answer).
+    CommitThenStall { ms: u64 },
     /// Webhook: never send this request (it is lost, as after exhausted retries).
     Drop,
     /// Webhook: send this request twice.
@@ -63,6 +66,7 @@ impl FaultKind {
             Self::Latency { .. } => "latency",
             Self::Reset => "reset",
             Self::CommitThenDrop => "commit_then_drop",
+            Self::CommitThenStall { .. } => "commit_then_stall",
             Self::Drop => "drop",
             Self::Duplicate => "duplicate",
             Self::Reorder => "reorder",
@@ -120,6 +124,8 @@ pub enum RequestFault {
     Reset,
     /// Serve, then drop the connection.
     CommitThenDrop,
+    /// Serve, then wait before answering.
+    CommitThenStall(Duration),
 }
 
 /// What the webhook dispatcher must do with a request.
@@ -253,6 +259,7 @@ impl Faults {
             FaultKind::Latency { ms } => RequestFault::Latency(Duration::from_millis(ms)),
             FaultKind::Reset => RequestFault::Reset,
             FaultKind::CommitThenDrop => RequestFault::CommitThenDrop,
+            FaultKind::CommitThenStall { ms } => RequestFault::CommitThenStall(Duration::from_millis(ms)),
             FaultKind::Drop | FaultKind::Duplicate | FaultKind::Reorder | FaultKind::Delay { .. } => {
                 return None;
             }

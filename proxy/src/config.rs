@@ -5,7 +5,12 @@
 //!
 //! See `proxy/lobby.example.toml` for a documented example and the README for the reference.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use jiff::{Timestamp, civil::Time, tz::TimeZone};
 use secrecy::SecretString;
@@ -31,6 +36,10 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Share of the Mews budget (200 requests / 30 s per AccessToken) Lobby allows itself.
     pub budget_share: f64,
+    /// The embedded database file that makes sends and starts exactly-once across restarts
+    /// (`LOBBY_STORE_PATH`; default `lobby-data/lobby.redb`, created on first start). One
+    /// `lobby` process per file: a second one on the same file refuses to start.
+    pub store_path: PathBuf,
     /// Per-session and per-IP limits on guest writes.
     pub guest_limits: GuestLimits,
     /// The properties (hotels) this proxy serves, by id.
@@ -109,6 +118,7 @@ struct FileConfig {
     client_name: Option<String>,
     upstream_timeout_secs: Option<u64>,
     budget_share: Option<f64>,
+    store_path: Option<PathBuf>,
     #[serde(default)]
     guest_limits: GuestLimits,
     #[serde(default)]
@@ -233,6 +243,10 @@ impl Config {
             client_name: file.client_name.unwrap_or_else(|| format!("Lobby {}", env!("CARGO_PKG_VERSION"))),
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
             budget_share,
+            store_path: env("LOBBY_STORE_PATH")
+                .map(PathBuf::from)
+                .or(file.store_path)
+                .unwrap_or_else(|| PathBuf::from("lobby-data/lobby.redb")),
             guest_limits: file.guest_limits,
             properties,
         })

@@ -18,7 +18,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
     InvalidInput { field: Option<&'static str>, message: String },
@@ -40,6 +40,9 @@ pub enum Error {
     Upstream(#[from] MewsError),
     #[error("internal error")]
     Internal(String),
+    /// The store that makes sends exactly-once cannot be used: nothing is sent without it.
+    #[error("temporarily unavailable; your message is kept, try again shortly")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {
@@ -57,8 +60,10 @@ impl Error {
             Error::ConversationResolved => (StatusCode::CONFLICT, "conversation_resolved"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Error::Upstream(MewsError::Busy { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Error::Upstream(_) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Error::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }
@@ -69,16 +74,29 @@ impl IntoResponse for Error {
         match &self {
             Error::Upstream(e) => tracing::warn!(error = %e, "upstream failure answered to guest"),
             Error::Internal(e) => tracing::error!(error = %e, "internal error"),
+            Error::Store(e) => tracing::error!(error = %e, "store failure answered to guest"),
             _ => {}
         }
         let field = match &self {
             Error::InvalidInput { field, .. } => field.map(str::to_owned),
             _ => None,
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.into(), message: self.to_string(), field } };
+        let message = match &self {
+            Error::Upstream(MewsError::Busy { .. }) => {
+                "the hotel's chat is busy right now; nothing is lost, try again in a few seconds".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: code.into(), message, field } };
         let mut resp = (status, Json(body)).into_response();
-        if let Error::RateLimited { retry_after_secs } = self {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let retry_after = match &self {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Error::Upstream(MewsError::Busy { retry_after }) => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            Error::Store(_) => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -8,7 +8,9 @@
 //! The binary (`lobby`) is a thin shell over [`serve`]; tests bind port 0 and call the same.
 
 pub mod assets;
+pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod error;
 pub mod guard;
 pub mod metrics;
@@ -17,6 +19,7 @@ pub mod relay;
 pub mod routes;
 pub mod session;
 pub mod state;
+pub mod store;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -32,15 +35,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mut pollers = Vec::new();
-    for p in state.properties() {
-        pollers.push(tokio::spawn(relay::poller::run(state.clone(), p.clone(), state.shutdown_signal())));
+    for t in state.tokens() {
+        let (upstream, properties) = (t.upstream.clone(), t.properties.clone());
+        pollers.push(tokio::spawn(relay::poller::run(state.clone(), upstream, properties, state.shutdown_signal())));
     }
+    pollers.push(tokio::spawn(conversation::recovery::run(state.clone())));
     let sweeper_state = state.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             sweeper_state.hub().sweep();
+            let before = (jiff::Timestamp::now() - store::KEEP_FOR).as_second();
+            match sweeper_state.store().purge(before).await {
+                Ok(n) if n > 0 => tracing::info!(records = n, "purged old send and start records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging the store failed"),
+            }
         }
     });
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

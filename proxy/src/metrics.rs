@@ -19,6 +19,8 @@ pub struct Metrics {
     upstream_calls: [AtomicU64; 4],
     pub upstream_429: AtomicU64,
     pub upstream_errors: AtomicU64,
+    /// Guest-facing reads refused because the budget could not serve them in time (503).
+    pub upstream_busy: AtomicU64,
     pub queue_depth: AtomicI64,
     pub batches: AtomicU64,
     pub guest_messages: AtomicU64,
@@ -64,6 +66,11 @@ impl Metrics {
         }
         let counters = [
             ("lobby_upstream_429_total", "429 answers from Mews.", load(&self.upstream_429)),
+            (
+                "lobby_upstream_busy_total",
+                "Guest reads answered 503 because the budget was busy.",
+                load(&self.upstream_busy),
+            ),
             ("lobby_upstream_errors_total", "Other failed Mews calls.", load(&self.upstream_errors)),
             ("lobby_upstream_batches_total", "messages/add batches sent.", load(&self.batches)),
             ("lobby_guest_messages_total", "Guest messages accepted by Mews.", load(&self.guest_messages)),

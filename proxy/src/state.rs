@@ -7,28 +7,35 @@ use std::{
 };
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::{
     assets::Assets,
     config::{Config, PropertyConfig},
+    conversation::{send::Sends, start::Starts},
     guard::RateGuard,
     metrics::Metrics,
     mews::{
         client::{HttpTransport, MewsClient, Transport},
         limiter::Limiter,
-        scheduler::Upstream,
+        upstream::Upstream,
     },
-    relay::{hub::Hub, outbox::Outbox},
+    relay::hub::Hub,
     session::SessionKeys,
+    store::{SharedStore, StoreError, embedded::EmbeddedStore},
 };
 
 /// A hotel and its connection to Mews.
 pub struct Property {
     pub config: PropertyConfig,
+    /// The upstream of the property's `AccessToken`, shared with the other properties on it.
     pub upstream: Arc<Upstream>,
-    /// Wakes the property's poller (webhook received, guest message sent, guest subscribed).
-    pub wake: Notify,
+}
+
+/// One `AccessToken`: its upstream and the properties it serves (one poller each).
+pub struct Token {
+    pub upstream: Arc<Upstream>,
+    pub properties: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -38,73 +45,87 @@ pub struct AppState {
 
 struct Inner {
     properties: BTreeMap<String, Arc<Property>>,
+    tokens: Vec<Token>,
     by_enterprise: HashMap<String, String>,
     origins: HashSet<String>,
     sessions: SessionKeys,
     webhook_token: SecretString,
     hub: Hub,
-    outbox: Outbox,
+    store: SharedStore,
+    sends: Sends,
+    starts: Starts,
     metrics: Arc<Metrics>,
     guard: RateGuard,
     assets: Assets,
     shutdown: watch::Sender<bool>,
+    /// `true` once the records a previous process left pending are resolved (`conversation::recovery`).
+    recovered: watch::Sender<bool>,
 }
 
 impl AppState {
-    /// Builds the state; must run inside a Tokio runtime (it starts one batching task per token).
-    pub fn new(config: Config, assets: Assets) -> Self {
+    /// Builds the state with the embedded store at `config.store_path` (created on first start);
+    /// must run inside a Tokio runtime (it starts one batching task per token).
+    pub fn new(config: Config, assets: Assets) -> Result<Self, StoreError> {
+        let store: SharedStore = Arc::new(EmbeddedStore::open(&config.store_path)?);
         let http = HttpTransport::client(config.upstream_timeout);
-        Self::with_transport(config, assets, |p| Arc::new(HttpTransport::new(http.clone(), &p.mews_url)))
+        Ok(Self::with_parts(config, assets, store, |p| Arc::new(HttpTransport::new(http.clone(), &p.mews_url))))
     }
 
-    /// Like [`AppState::new`], with each token's requests sent through `transport(property)`
-    /// (the proxy's unit tests pass the simulator in process).
-    pub fn with_transport(
+    /// Like [`AppState::new`], with a given store and each token's requests sent through
+    /// `transport(property)` (the proxy's unit tests pass the simulator in process).
+    pub fn with_parts(
         config: Config,
         assets: Assets,
+        store: SharedStore,
         transport: impl Fn(&PropertyConfig) -> Arc<dyn Transport>,
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let capacity = (mews_wire::limits::RATE_LIMIT_REQUESTS as f64 * config.budget_share).floor() as usize;
         let window = Duration::from_secs(mews_wire::limits::RATE_LIMIT_WINDOW_SECS);
-        // Properties that share an AccessToken share its budget.
-        let mut upstreams: HashMap<(String, String), Arc<Upstream>> = HashMap::new();
+        // Properties that share an AccessToken (on the same Mews) share one upstream.
+        let mut by_token: HashMap<(String, String), usize> = HashMap::new();
+        let mut tokens: Vec<Token> = Vec::new();
         let mut properties = BTreeMap::new();
         let mut by_enterprise = HashMap::new();
         let mut origins = HashSet::new();
         for (id, p) in config.properties {
             let key = (p.mews_url.clone(), p.access_token.expose_secret().to_owned());
-            let upstream = upstreams
-                .entry(key)
-                .or_insert_with(|| {
-                    let client = MewsClient::new(
-                        transport(&p),
-                        p.client_token.clone(),
-                        p.access_token.clone(),
-                        config.client_name.clone(),
-                    );
-                    Upstream::start(client, Limiter::new(capacity, window), metrics.clone())
-                })
-                .clone();
+            let i = *by_token.entry(key).or_insert_with(|| {
+                let client = MewsClient::new(
+                    transport(&p),
+                    p.client_token.clone(),
+                    p.access_token.clone(),
+                    config.client_name.clone(),
+                );
+                let upstream = Upstream::start(client, Limiter::new(capacity, window), metrics.clone(), store.clone());
+                tokens.push(Token { upstream, properties: Vec::new() });
+                tokens.len() - 1
+            });
+            tokens[i].properties.push(id.clone());
             if let Some(e) = &p.enterprise_id {
                 by_enterprise.insert(e.clone(), id.clone());
             }
             origins.extend(p.allowed_origins.iter().cloned());
-            properties.insert(id, Arc::new(Property { config: p, upstream, wake: Notify::new() }));
+            let upstream = tokens[i].upstream.clone();
+            properties.insert(id, Arc::new(Property { config: p, upstream }));
         }
         Self {
             inner: Arc::new(Inner {
                 properties,
+                tokens,
                 by_enterprise,
                 origins,
                 sessions: SessionKeys::new(config.session_secret),
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
-                outbox: Outbox::default(),
+                store,
+                sends: Sends::default(),
+                starts: Starts::default(),
                 metrics,
                 guard: RateGuard::new(config.guest_limits),
                 assets,
                 shutdown: watch::channel(false).0,
+                recovered: watch::channel(false).0,
             }),
         }
     }
@@ -115,6 +136,11 @@ impl AppState {
 
     pub fn properties(&self) -> impl Iterator<Item = &Arc<Property>> {
         self.inner.properties.values()
+    }
+
+    /// One entry per `AccessToken`.
+    pub fn tokens(&self) -> &[Token] {
+        &self.inner.tokens
     }
 
     pub fn property_for_enterprise(&self, enterprise_id: &str) -> Option<&Arc<Property>> {
@@ -138,8 +164,16 @@ impl AppState {
         &self.inner.hub
     }
 
-    pub fn outbox(&self) -> &Outbox {
-        &self.inner.outbox
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    pub fn sends(&self) -> &Sends {
+        &self.inner.sends
+    }
+
+    pub fn starts(&self) -> &Starts {
+        &self.inner.starts
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -160,10 +194,25 @@ impl AppState {
     }
 
     pub fn begin_shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.shutdown.send_replace(true);
     }
 
     pub fn is_shutting_down(&self) -> bool {
         *self.inner.shutdown.borrow()
+    }
+
+    /// Marks the records of a previous process as resolved: sends and starts may proceed.
+    pub fn set_recovered(&self) {
+        self.inner.recovered.send_replace(true);
+    }
+
+    pub fn is_recovered(&self) -> bool {
+        *self.inner.recovered.borrow()
+    }
+
+    /// Waits until recovery is done, at most until `deadline`.
+    pub async fn recovered_by(&self, deadline: tokio::time::Instant) -> bool {
+        let mut rx = self.inner.recovered.subscribe();
+        tokio::time::timeout_at(deadline, rx.wait_for(|r| *r)).await.is_ok_and(|r| r.is_ok())
     }
 }

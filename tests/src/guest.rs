@@ -31,23 +31,45 @@ impl Guest {
         name: &str,
         first: Option<(&str, &str)>,
     ) -> (Self, Started) {
-        let http = reqwest::Client::new();
-        let body = StartConversation {
+        let key = uuid::Uuid::new_v4().to_string();
+        let first = first.map(|(id, text)| NewMessage { client_id: id.into(), text: text.into() });
+        let body = Self::start_body(&key, name, first);
+        let resp = Self::start_raw(&reqwest::Client::new(), proxy, origin, property, &body).await.unwrap();
+        Self::started(proxy, origin, resp).await
+    }
+
+    /// What the widget sends to start a conversation with start key `key`.
+    pub fn start_body(key: &str, name: &str, first: Option<NewMessage>) -> StartConversation {
+        StartConversation {
+            key: Some(key.into()),
             name: name.into(),
             topic: "Question".into(),
             email: None,
             reservation: None,
-            message: first.map(|(id, text)| NewMessage { client_id: id.into(), text: text.into() }),
-        };
-        let resp = http
-            .post(format!("{proxy}/v1/properties/{property}/conversations"))
+            message: first,
+        }
+    }
+
+    /// `POST …/conversations` as is (a test may time it out or expect an error).
+    pub async fn start_raw(
+        http: &reqwest::Client,
+        proxy: &str,
+        origin: &str,
+        property: &str,
+        body: &StartConversation,
+    ) -> reqwest::Result<reqwest::Response> {
+        http.post(format!("{proxy}/v1/properties/{property}/conversations"))
             .header("origin", origin)
-            .json(&body)
+            .json(body)
             .send()
             .await
-            .unwrap();
+    }
+
+    /// The guest behind a successful start answer.
+    pub async fn started(proxy: &str, origin: &str, resp: reqwest::Response) -> (Self, Started) {
         assert!(resp.status().is_success(), "start answered {}: {}", resp.status(), resp.text().await.unwrap());
         let started: Started = resp.json().await.unwrap();
+        let http = reqwest::Client::new();
         (Self { proxy: proxy.into(), origin: origin.into(), session: started.session.clone(), http }, started)
     }
 

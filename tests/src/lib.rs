@@ -10,6 +10,7 @@ pub mod browser;
 pub mod guest;
 pub mod latency;
 pub mod load;
+pub mod process;
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -56,6 +57,8 @@ pub struct Stack {
     stops: Vec<oneshot::Sender<()>>,
     proxy_stop: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     tasks: Vec<JoinHandle<()>>,
+    /// The proxy's data directory (its embedded store), kept across restarts, removed at the end.
+    data: tempfile::TempDir,
 }
 
 /// The repository root (for `public/`).
@@ -149,11 +152,14 @@ impl Stack {
             client_name: "Lobby demo 0.1.0".into(),
             upstream_timeout: Duration::from_secs(10),
             budget_share: 0.8,
+            store_path: PathBuf::new(), // set below, in the stack's own data directory
             guest_limits: Default::default(),
             properties,
         };
 
+        let data = tempfile::tempdir().expect("a data directory");
         let mut proxy_config = proxy_config;
+        proxy_config.store_path = data.path().join("lobby.redb");
         tweak(&mut proxy_config);
         let (ptx, prx) = oneshot::channel::<()>();
         stops.push(ptx);
@@ -171,14 +177,38 @@ impl Stack {
         }));
 
         let mut stack =
-            Self { sim_url, proxy_url, pages_url, proxy_addr, proxy_config, stops, proxy_stop: None, tasks };
-        stack.start_proxy(proxy_listener);
+            Self { sim_url, proxy_url, pages_url, proxy_addr, proxy_config, stops, proxy_stop: None, tasks, data };
+        stack.start_proxy(proxy_listener).await;
         stack
     }
 
-    fn start_proxy(&mut self, listener: TcpListener) {
+    /// The proxy's configuration (its store path, for a test that runs the `lobby` binary on it).
+    pub fn proxy_config(&self) -> &ProxyConfig {
+        &self.proxy_config
+    }
+
+    /// The stack's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    async fn start_proxy(&mut self, listener: TcpListener) {
         let (tx, rx) = oneshot::channel::<()>();
-        let state = lobby_proxy::AppState::new(self.proxy_config.clone(), lobby_proxy::assets::Assets::embedded());
+        // A stopped instance's last tasks may hold the store file for a moment.
+        let mut tries = 0;
+        let state = loop {
+            match lobby_proxy::AppState::new(self.proxy_config.clone(), lobby_proxy::assets::Assets::embedded()) {
+                Ok(s) => break s,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    if tries == 1 {
+                        eprintln!("waiting for the store: {e}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("the proxy cannot open its store: {e}"),
+            }
+        };
         let handle = tokio::spawn(lobby_proxy::serve(listener, state, async move {
             let _ = rx.await;
         }));
@@ -193,7 +223,7 @@ impl Stack {
             let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
         }
         let listener = TcpListener::bind(self.proxy_addr).await.expect("rebind proxy");
-        self.start_proxy(listener);
+        self.start_proxy(listener).await;
     }
 
     /// URL of the demo hotel page.

@@ -91,7 +91,8 @@ pub async fn run(load: Load) -> LoadReport {
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let resp = guest.send_raw(&format!("m{n}"), &format!("message {n}")).await;
-            assert!(resp.status().is_success(), "send failed: {}", resp.status());
+            let status = resp.status();
+            assert!(status.is_success(), "send failed: {status} {}", resp.text().await.unwrap_or_default());
             sent.fetch_add(1, Ordering::Relaxed);
         }));
     }

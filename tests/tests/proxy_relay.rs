@@ -22,7 +22,10 @@ async fn reply_arrives_on_sse_and_history_survives_reconnect_and_replay_fills_th
     let (id, reply) = sse.next_message(Duration::from_secs(5)).await.expect("reply on the stream");
     assert_eq!(reply.author, Author::Hotel);
     assert_eq!(reply.text, "Yes, from 7 to 10 am.");
-    assert_eq!(id.as_deref(), Some(reply.id.as_str()), "the event id is the message id");
+    let id = id.expect("an event id");
+    let (secs, message_id) = id.split_once('.').expect("<seconds>.<message id>");
+    assert_eq!(message_id, reply.id, "the event id names the message");
+    assert_eq!(secs.parse::<i64>().unwrap(), reply.at.parse::<jiff::Timestamp>().unwrap().as_second(), "and its time");
     drop(sse);
 
     // While disconnected: one more staff reply and a guest message from another tab.
@@ -38,7 +41,7 @@ async fn reply_arrives_on_sse_and_history_survives_reconnect_and_replay_fills_th
     );
 
     // Reconnecting with Last-Event-ID replays exactly what came after it.
-    let mut sse = guest.events(Some(&reply.id)).await;
+    let mut sse = guest.events(Some(&id)).await;
     let (_, a) = sse.next_message(Duration::from_secs(5)).await.expect("first missed event");
     let (_, b) = sse.next_message(Duration::from_secs(5)).await.expect("second missed event");
     assert_eq!(a.text, "Would you like a table reserved?");

@@ -146,6 +146,7 @@ impl Api {
     /// `POST /v1/properties/{property}/conversations`: returns the session and the first message.
     pub async fn start(&self, form: &StartForm) -> Result<(String, Option<ChatMessage>), ApiError> {
         let body = Object::new();
+        set(&body, "key", &form.key.as_str().into());
         set(&body, "name", &form.name.as_str().into());
         set(&body, "topic", &form.topic.as_str().into());
         if !form.reference.is_empty() {
@@ -163,16 +164,16 @@ impl Api {
         Ok((session, message(&field(&v, "message"))))
     }
 
-    /// `GET /v1/conversation/messages`: the newest page, or the page before `before`.
+    /// `GET /v1/conversation/messages`: the newest page, the page before a message
+    /// (`Page::Before`), or what came after the last event seen (`Page::After`, an SSE id).
     /// Returns (messages oldest first, more, resolved).
-    pub async fn history(
-        &self,
-        session: &str,
-        before: Option<&str>,
-    ) -> Result<(Vec<ChatMessage>, bool, bool), ApiError> {
+    pub async fn history(&self, session: &str, page: Page<'_>) -> Result<(Vec<ChatMessage>, bool, bool), ApiError> {
         let mut path = String::from("/v1/conversation/messages?limit=50");
-        if let Some(before) = before {
-            path = path + "&before=" + &String::from(js_sys::encode_uri_component(before));
+        let enc = |v: &str| String::from(js_sys::encode_uri_component(v));
+        match page {
+            Page::Newest => {}
+            Page::Before(id) => path = path + "&before=" + &enc(id),
+            Page::After(event) => path = path + "&after=" + &enc(event),
         }
         let v = self.call("GET", &path, Some(session), None).await?;
         Ok((messages(&v), b(&v, "more"), b(&v, "resolved")))
@@ -196,6 +197,20 @@ impl Api {
     }
 }
 
+/// Which page of history to ask for.
+pub enum Page<'a> {
+    Newest,
+    Before(&'a str),
+    After(&'a str),
+}
+
+/// The SSE event id of a message (`"<CreatedUtc seconds>.<id>"`, as the proxy sends them), so a
+/// stream resumed from a history page gives the proxy the time to catch up from.
+pub fn event_id(m: &ChatMessage) -> String {
+    let ms = js_sys::Date::parse(&m.at);
+    if ms.is_finite() { format!("{}.{}", (ms / 1000.0) as i64, m.id) } else { m.id.clone() }
+}
+
 /// What the start form collected.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StartForm {
@@ -203,6 +218,9 @@ pub struct StartForm {
     pub topic: String,
     /// Email (contains `@`) or reservation number; may be empty.
     pub reference: String,
+    /// The start key: one per form, reused when the guest submits again after a failure, so a
+    /// start whose answer was lost does not open a second conversation.
+    pub key: String,
     pub client_id: String,
     pub text: String,
 }

@@ -87,7 +87,7 @@ pub fn connect(chat: Chat) {
             let e: MessageEvent = e.unchecked_into();
             let msg = e.data().as_string().and_then(|d| api::parse(&d)).and_then(|v| api::message(&v));
             if let Some(m) = msg {
-                chat.last_event.set_value(Some(m.id.clone()));
+                chat.last_event.set_value(Some(api::event_id(&m)));
                 remember(chat, &e);
                 chat.receive(m, true);
             }

@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlElement;
 
-use crate::api::{Api, StartForm};
+use crate::api::{self, Api, StartForm};
 use crate::i18n::{Key, Lang};
 use crate::outbox::{self, Msg, Status};
 use crate::store::{self, keys};
@@ -267,7 +267,7 @@ impl Chat {
                     self.messages.set(Vec::new());
                     let undelivered = match first {
                         Some(m) => {
-                            self.last_event.set_value(Some(m.id.clone()));
+                            self.last_event.set_value(Some(api::event_id(&m)));
                             self.messages.update(|l| {
                                 outbox::confirm(l, &form.client_id, m);
                             });
@@ -307,7 +307,12 @@ impl Chat {
         }
         spawn_local(async move {
             let api = self.api.get_value();
-            let answer = api.history(&session, None).await;
+            let last = self.last_event.get_value().filter(|_| self.synced.get_value());
+            let page = match last.as_deref() {
+                Some(event) => api::Page::After(event),
+                None => api::Page::Newest,
+            };
+            let answer = api.history(&session, page).await;
             SYNCING.with(|s| s.set(false));
             if self.session.get_untracked().as_deref() != Some(session.as_str()) {
                 return;
@@ -315,7 +320,7 @@ impl Chat {
             match answer {
                 Ok((page, more, resolved)) => {
                     if self.last_event.get_value().is_none() {
-                        self.last_event.set_value(page.last().map(|m: &ChatMessage| m.id.clone()));
+                        self.last_event.set_value(page.last().map(api::event_id));
                     }
                     if self.synced.get_value() {
                         for m in page {
@@ -348,7 +353,11 @@ impl Chat {
         let first = self.messages.with_untracked(|l| l.iter().find_map(|m| m.id.clone()));
         spawn_local(async move {
             let api = self.api.get_value();
-            if let Ok((page, more, _)) = api.history(&session, first.as_deref()).await {
+            let page = match first.as_deref() {
+                Some(id) => api::Page::Before(id),
+                None => api::Page::Newest,
+            };
+            if let Ok((page, more, _)) = api.history(&session, page).await {
                 self.messages.update(|l| outbox::prepend_history(l, page));
                 self.more.set(more);
             }

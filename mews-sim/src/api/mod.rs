@@ -163,6 +163,7 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
 
     let fault = lock(&state.inner.faults).for_request(op, raw_access);
     let mut drop_after = false;
+    let mut stall_after = None;
     if let Some((fault, name)) = fault {
         tracing::info!(operation = op.name(), fault = name, "injecting fault");
         note.fault = Some(name);
@@ -171,6 +172,7 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
             RequestFault::Latency(d) => tokio::time::sleep(d).await,
             RequestFault::Reset => return Ok(Outcome::Drop),
             RequestFault::CommitThenDrop => drop_after = true,
+            RequestFault::CommitThenStall(d) => stall_after = Some(d),
         }
     }
 
@@ -196,6 +198,9 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
         Operation::AddMessages => messages::add(state, call),
         Operation::GetMessages => messages::get_all(state, call),
     }?;
+    if let Some(d) = stall_after {
+        tokio::time::sleep(d).await;
+    }
     Ok(if drop_after { Outcome::Drop } else { Outcome::Answer(response) })
 }
 

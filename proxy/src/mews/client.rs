@@ -1,11 +1,11 @@
 //! A typed client for the four Mews messaging operations. It knows the wire format (from
 //! `mews-wire`) and classifies every failure into [`MewsError`], so callers decide about
 //! retries from the kind of error, never from raw status codes. It does not retry or rate-limit
-//! by itself: that is the [`super::scheduler`]'s job.
+//! by itself: that is the [`super::upstream`]'s job.
 //!
 //! How a request reaches Mews is a [`Transport`]: [`HttpTransport`] (reqwest) in production, the
 //! simulator's router in process in the proxy's unit tests (`super::in_process`), where
-//! `tokio::time::pause()` turns the scheduler's and the poller's minutes of waiting into
+//! `tokio::time::pause()` turns the upstream's and the poller's minutes of waiting into
 //! milliseconds. The seam sits under the operations, not over them, so those tests also run the
 //! real request encoding and error classification.
 //!
@@ -45,12 +45,16 @@ pub enum MewsError {
     /// A 2xx we could not read.
     #[error("unreadable Mews answer: {0}")]
     Decode(String),
+    /// Not sent: the token's budget could not serve this call before its deadline (our own
+    /// limit, not Mews's answer). Nothing happened upstream; ask again after `retry_after`.
+    #[error("the hotel's Mews budget is busy; retry after {retry_after:?}")]
+    Busy { retry_after: Duration },
 }
 
 impl MewsError {
     /// Worth trying again later (429, 408, 5xx, transport).
     pub fn is_transient(&self) -> bool {
-        !matches!(self, MewsError::Rejected { .. } | MewsError::Decode(_))
+        !matches!(self, MewsError::Rejected { .. } | MewsError::Decode(_) | MewsError::Busy { .. })
     }
 
     /// The write may have happened although we saw no success.

@@ -91,7 +91,12 @@ impl InProcessMews {
         "#;
         let config = crate::Config::parse(Some(toml), &env).expect("config parses");
         let mews = self.clone();
-        crate::AppState::with_transport(config, crate::assets::Assets::embedded(), move |_| Arc::new(mews.clone()))
+        let store = Arc::new(crate::store::embedded::EmbeddedStore::in_memory().expect("in-memory store"));
+        let state = crate::AppState::with_parts(config, crate::assets::Assets::embedded(), store, move |_| {
+            Arc::new(mews.clone())
+        });
+        state.set_recovered(); // nothing was left pending by an earlier process
+        state
     }
 
     /// A client for the demo tokens the simulator knows ("Gross pricing" enterprise).

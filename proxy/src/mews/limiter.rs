@@ -8,18 +8,43 @@
 //! changed limit), [`Limiter::penalize`] stops all traffic for the `Retry-After` time, or for an
 //! exponentially growing pause when Mews sent none.
 //!
-//! Waiters queue on a fair (FIFO) mutex, so callers are served in arrival order.
+//! Two lanes share the budget. **Writes** (guest messages, new conversations) may fill all of it
+//! and go first: while a write waits, no read is granted. **Reads** (polls, history, loads) may
+//! fill only [`READ_SHARE`] of it, so a burst of reads can never leave a guest's message waiting
+//! for the window to slide. Within a lane, waiters queue on a fair (FIFO) mutex, so callers are
+//! served in arrival order. A caller that cannot wait for ever (a guest's HTTP request) uses
+//! [`Limiter::acquire_by`] with a deadline.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use tokio::time::Instant;
+
+/// Which queue a call waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Guest messages and new conversations: first served, the whole budget.
+    Write,
+    /// Everything else: after waiting writes, at most [`READ_SHARE`] of the budget.
+    Read,
+}
+
+/// The share of the budget reads may fill; the rest is always left for writes. With the default
+/// 160 requests per 30 s, reads get 120 and 40 stay free for guests' messages.
+pub const READ_SHARE: f64 = 0.75;
 
 #[derive(Debug)]
 pub struct Limiter {
     capacity: usize,
+    read_capacity: usize,
     window: Duration,
-    /// Held by the one waiter whose turn it is, across its sleeps: FIFO fairness.
-    turn: tokio::sync::Mutex<()>,
+    /// Held by the one waiter of each lane whose turn it is, across its sleeps: FIFO fairness.
+    write_turn: tokio::sync::Mutex<()>,
+    read_turn: tokio::sync::Mutex<()>,
+    /// Writes waiting for a slot; reads yield to them.
+    writers_waiting: AtomicUsize,
     /// Short critical sections only; never held across an await.
     state: std::sync::Mutex<State>,
     /// Signalled when an in-flight request completes (its slot gets an expiry).
@@ -57,6 +82,24 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// Counts a waiting write for as long as it exists; reads are woken when the last one is served.
+struct WriterWaiting<'a>(&'a Limiter);
+
+impl<'a> WriterWaiting<'a> {
+    fn new(limiter: &'a Limiter) -> Self {
+        limiter.writers_waiting.fetch_add(1, Ordering::AcqRel);
+        Self(limiter)
+    }
+}
+
+impl Drop for WriterWaiting<'_> {
+    fn drop(&mut self) {
+        if self.0.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.completed.notify_waiters();
+        }
+    }
+}
+
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The longest pause a `Retry-After` can impose. Mews's window is 30 s; a longer value is honoured
@@ -66,10 +109,14 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Limiter {
     pub fn new(capacity: usize, window: Duration) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            capacity: capacity.max(1),
+            capacity,
+            read_capacity: ((capacity as f64 * READ_SHARE).floor() as usize).max(1),
             window,
-            turn: tokio::sync::Mutex::new(()),
+            write_turn: tokio::sync::Mutex::new(()),
+            read_turn: tokio::sync::Mutex::new(()),
+            writers_waiting: AtomicUsize::new(0),
             state: std::sync::Mutex::new(State {
                 slots: Vec::new(),
                 next_id: 0,
@@ -89,9 +136,18 @@ impl Limiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until one more request fits in the budget; hold the permit until its answer is in.
-    pub async fn acquire(&self) -> Permit<'_> {
-        let _turn = self.turn.lock().await;
+    /// Waits until one more request of `lane` fits in the budget; hold the permit until its
+    /// answer is in.
+    pub async fn acquire(&self, lane: Lane) -> Permit<'_> {
+        let _waiting = (lane == Lane::Write).then(|| WriterWaiting::new(self));
+        let _turn = match lane {
+            Lane::Write => self.write_turn.lock().await,
+            Lane::Read => self.read_turn.lock().await,
+        };
+        let limit = match lane {
+            Lane::Write => self.capacity,
+            Lane::Read => self.read_capacity,
+        };
         loop {
             // Register for completions before looking, so none is missed while we sleep.
             let completed = self.completed.notified();
@@ -100,11 +156,13 @@ impl Limiter {
                 let now = Instant::now();
                 let window = self.window;
                 st.slots.retain(|(_, at)| at.is_none_or(|t| now.duration_since(t) < window));
+                let writes_first = lane == Lane::Read && self.writers_waiting.load(Ordering::Acquire) > 0;
                 match st.blocked_until {
                     Some(until) if until > now => Some(until),
+                    _ if writes_first => None,
                     _ => {
                         st.blocked_until = None;
-                        if st.slots.len() < self.capacity {
+                        if st.slots.len() < limit {
                             let id = st.next_id;
                             st.next_id += 1;
                             st.slots.push((id, None));
@@ -128,6 +186,27 @@ impl Limiter {
         }
     }
 
+    /// Like [`Limiter::acquire`], but gives up at `deadline` (`None`: the caller should answer
+    /// "busy, try again" rather than keep a guest waiting).
+    pub async fn acquire_by(&self, lane: Lane, deadline: Instant) -> Option<Permit<'_>> {
+        tokio::time::timeout_at(deadline, self.acquire(lane)).await.ok()
+    }
+
+    /// When a read asked now would likely be served: the end of a pause, or when the oldest
+    /// slot of a full window frees (for `Retry-After` answers).
+    pub fn read_eta(&self) -> Duration {
+        let st = self.state();
+        let now = Instant::now();
+        if let Some(until) = st.blocked_until.filter(|u| *u > now) {
+            return until - now;
+        }
+        let oldest = st.slots.iter().filter_map(|(_, at)| *at).min();
+        match oldest {
+            Some(t) if st.slots.len() >= self.read_capacity => (t + self.window).saturating_duration_since(now),
+            _ => Duration::from_secs(1),
+        }
+    }
+
     /// Mews answered 429: pause everything for `retry_after`, or back off exponentially.
     pub fn penalize(&self, retry_after: Option<Duration>) {
         let mut st = self.state();
@@ -148,6 +227,16 @@ impl Limiter {
         self.state().backoff = MIN_BACKOFF;
     }
 
+    /// Slots the write lane could take now.
+    pub fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.used())
+    }
+
+    /// The length of the sliding window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     /// Requests in flight or recorded in the current window (for metrics).
     pub fn used(&self) -> usize {
         let st = self.state();
@@ -166,7 +255,7 @@ mod tests {
         let start = tokio::time::Instant::now();
         let mut times = vec![];
         for _ in 0..12 {
-            let _permit = l.acquire().await;
+            let _permit = l.acquire(Lane::Write).await;
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
@@ -181,15 +270,15 @@ mod tests {
         let l = Limiter::new(100, Duration::from_secs(30));
         let start = tokio::time::Instant::now();
         l.penalize(Some(Duration::from_secs(3)));
-        drop(l.acquire().await);
+        drop(l.acquire(Lane::Write).await);
         assert!(start.elapsed() >= Duration::from_secs(3));
         let t1 = tokio::time::Instant::now();
         l.penalize(None);
-        drop(l.acquire().await);
+        drop(l.acquire(Lane::Write).await);
         let first = t1.elapsed();
         let t2 = tokio::time::Instant::now();
         l.penalize(None);
-        drop(l.acquire().await);
+        drop(l.acquire(Lane::Write).await);
         assert!(t2.elapsed() >= first * 2, "{first:?} then {:?}", t2.elapsed());
         l.relieve();
     }
@@ -198,11 +287,43 @@ mod tests {
     async fn a_slot_expires_one_window_after_its_answer_not_after_its_start() {
         let l = Limiter::new(1, Duration::from_secs(10));
         let start = tokio::time::Instant::now();
-        let permit = l.acquire().await;
+        let permit = l.acquire(Lane::Write).await;
         // The request takes 4 s to answer.
         tokio::time::sleep(Duration::from_secs(4)).await;
         drop(permit);
-        drop(l.acquire().await);
+        drop(l.acquire(Lane::Write).await);
         assert!(start.elapsed() >= Duration::from_secs(14), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_fill_at_most_their_share_and_a_waiting_write_goes_first() {
+        let l = std::sync::Arc::new(Limiter::new(4, Duration::from_secs(10)));
+        // Reads stop at 3 of 4: the fourth read waits for the window, a write still gets a slot.
+        for _ in 0..3 {
+            drop(l.acquire(Lane::Read).await);
+        }
+        let deadline = Instant::now() + Duration::from_secs(1);
+        assert!(l.acquire_by(Lane::Read, deadline).await.is_none(), "reads are held at their share");
+        let t0 = Instant::now();
+        drop(l.acquire(Lane::Write).await);
+        assert!(t0.elapsed() < Duration::from_millis(10), "the reserved slot serves the write at once");
+        // Now full: a read queued before a write is still served after it.
+        let read = {
+            let l = l.clone();
+            tokio::spawn(async move {
+                drop(l.acquire(Lane::Read).await);
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let write = {
+            let l = l.clone();
+            tokio::spawn(async move {
+                drop(l.acquire(Lane::Write).await);
+                Instant::now()
+            })
+        };
+        let (read_at, write_at) = (read.await.unwrap(), write.await.unwrap());
+        assert!(write_at <= read_at, "write at {write_at:?}, read at {read_at:?}");
     }
 }

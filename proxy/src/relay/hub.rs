@@ -1,11 +1,18 @@
 //! Per-thread message logs and fan-out to SSE subscribers.
 //!
 //! The log is the relay's memory of a thread: messages in Mews order (oldest first), each once,
-//! by Mews id. It serves `Last-Event-ID` replay (everything after the given id) and the first page
-//! of history without another Mews call. Mews stays the source of truth: a thread's log is
-//! (re)loaded from Mews whenever it may be stale — before its first subscriber, and again after
-//! its last subscriber left, since only live threads are polled — so a restarted or a different
-//! proxy instance answers the same.
+//! by Mews id. It serves `Last-Event-ID` replay (everything after the given id), the first page
+//! of history and `after=` catch-ups without another Mews call. Mews stays the source of truth;
+//! two marks say how far this copy can be trusted:
+//!
+//! * `covered` — the log holds every message created before this time (Mews clock). The poller
+//!   reads each live thread from its mark, not over a fixed window, so a poll's cost does not
+//!   grow with the message rate; a stream that reconnects after a restart sets the mark from the
+//!   time in its `Last-Event-ID` (see [`EventId`]), so catching up reads only what it missed.
+//! * `loaded` — the log holds the thread's newest page (a history load happened).
+//!
+//! Memory is bounded: at most [`LOG_CAP`] messages per thread, a small broadcast buffer (a stream
+//! that falls behind resends from the log), and threads nobody watched for a day are swept.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -13,17 +20,23 @@ use std::{
     time::Duration,
 };
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use lobby_protocol::{Author, ChatMessage};
 use mews_wire::{Message, SenderKind};
-use tokio::{sync::broadcast, time::Instant};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
 
 /// At most this many messages are remembered per thread (older ones come from Mews on demand).
-const LOG_CAP: usize = 500;
-/// How long a load from Mews is trusted for a thread nobody is subscribed to.
+pub const LOG_CAP: usize = 200;
+/// Events buffered per thread for slow streams; a stream that lags resends from the log.
+const FANOUT_BUFFER: usize = 16;
+/// How long a thread nobody is subscribed to is trusted after its last catch-up.
 pub const UNWATCHED_FRESH_FOR: Duration = Duration::from_secs(5);
-/// A thread counts as active (fast polling) this long after its last message or guest action.
-pub const ACTIVE_FOR: Duration = Duration::from_secs(120);
+/// Mews times are whole seconds and clocks differ a little: every read from a mark starts this
+/// much earlier (duplicates are dropped by id).
+pub const MARK_SLACK: SignedDuration = SignedDuration::from_secs(5);
 
 /// What an SSE stream receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,23 +45,60 @@ pub enum Event {
     Resolved(bool),
 }
 
+/// An SSE event id: the message's Mews `CreatedUtc` (Unix seconds) and its Mews id,
+/// `"<seconds>.<id>"`. The browser hands it back in `Last-Event-ID`; its time lets a restarted
+/// or another instance catch up from exactly there. A bare Mews id (older widgets) is accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventId {
+    pub at: Option<Timestamp>,
+    pub id: String,
+}
+
+impl EventId {
+    pub fn of(m: &ChatMessage) -> String {
+        match m.at.parse::<Timestamp>() {
+            Ok(t) => format!("{}.{}", t.as_second(), m.id),
+            Err(_) => m.id.clone(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.is_empty() || s.len() > 120 {
+            return None;
+        }
+        let timed = s.split_once('.').and_then(|(secs, id)| {
+            let secs: i64 = secs.parse().ok()?;
+            Some(Self { at: Some(Timestamp::from_second(secs).ok()?), id: id.to_owned() })
+        });
+        Some(timed.unwrap_or_else(|| Self { at: None, id: s.to_owned() }))
+    }
+}
+
 /// One Mews thread as the relay knows it.
 pub struct Thread {
     pub id: String,
     pub property: String,
     tx: broadcast::Sender<Event>,
     state: Mutex<ThreadState>,
+    /// The `covered` mark, watched by requests waiting for a catch-up.
+    covered: watch::Sender<Option<Timestamp>>,
+    /// Held while the thread's newest page is loaded: concurrent loads become one.
+    pub loading: tokio::sync::Mutex<()>,
 }
 
 struct ThreadState {
     log: Vec<ChatMessage>,
     ids: HashSet<String>,
-    /// Mews message id → the widget's client id, for the guest's own messages.
+    /// Mews message id → the widget's client id, for the guest's own messages not yet in the log.
     client_ids: HashMap<String, String>,
-    /// When the log was last loaded from Mews; `None` = never, or stale since the last
-    /// subscriber left.
+    /// When the newest page was last loaded from Mews.
     loaded_at: Option<Instant>,
-    resolved: bool,
+    /// When the poller last brought the log up to date.
+    caught_up_at: Option<Instant>,
+    /// `None` until Mews told us.
+    resolved: Option<bool>,
+    /// The log starts at the thread's first message (a load found fewer than it asked for).
+    whole: bool,
     subscribers: usize,
     last_activity: Instant,
 }
@@ -77,16 +127,24 @@ impl Thread {
         let mut st = self.state();
         let mut fresh = Vec::new();
         for m in messages {
-            if !st.ids.insert(m.id.clone()) {
+            if st.ids.contains(&m.id) {
                 continue;
             }
-            let chat = to_chat(m, st.client_ids.get(&m.id).cloned());
+            let client_id = st.client_ids.remove(&m.id);
+            let chat = to_chat(m, client_id);
             // Keep the log ordered by time; Mews order among equal seconds is arrival order.
             let pos = st.log.iter().rposition(|c| c.at <= chat.at).map_or(0, |i| i + 1);
+            if pos == 0 && st.log.len() >= LOG_CAP {
+                continue; // older than everything kept: history pages read it from Mews
+            }
+            st.ids.insert(m.id.clone());
             st.log.insert(pos, chat.clone());
             if st.log.len() > LOG_CAP {
                 let drop = st.log.len() - LOG_CAP;
-                st.log.drain(..drop);
+                st.whole = false;
+                for old in st.log.drain(..drop).collect::<Vec<_>>() {
+                    st.ids.remove(&old.id);
+                }
             }
             st.last_activity = Instant::now();
             fresh.push(chat.clone());
@@ -97,34 +155,104 @@ impl Thread {
 
     /// Records which widget message a Mews message is, before it is published.
     pub fn remember_client_id(&self, message_id: &str, client_id: &str) {
-        self.state().client_ids.insert(message_id.to_owned(), client_id.to_owned());
+        let mut st = self.state();
+        if !st.ids.contains(message_id) {
+            st.client_ids.insert(message_id.to_owned(), client_id.to_owned());
+        }
     }
 
     pub fn set_resolved(&self, resolved: bool) {
         let mut st = self.state();
-        if st.resolved != resolved {
-            st.resolved = resolved;
+        let was = st.resolved.replace(resolved);
+        if was.is_some_and(|w| w != resolved) || (was.is_none() && resolved) {
             let _ = self.tx.send(Event::Resolved(resolved));
         }
     }
 
     pub fn resolved(&self) -> bool {
-        self.state().resolved
+        self.state().resolved.unwrap_or(false)
     }
 
-    /// Whether the log must be (re)loaded from Mews before answering: never loaded, or nobody is
-    /// subscribed (so the poller does not keep it current) and the last load is older than
-    /// [`UNWATCHED_FRESH_FOR`].
+    /// Whether Mews has told us the thread's resolved state yet.
+    pub fn resolved_known(&self) -> bool {
+        self.state().resolved.is_some()
+    }
+
+    /// Whether the newest page must be (re)loaded from Mews before answering from the log: never
+    /// loaded, or nobody is subscribed (so the poller does not keep it current) and it was not
+    /// brought up to date in the last [`UNWATCHED_FRESH_FOR`].
     pub fn needs_load(&self) -> bool {
         let st = self.state();
+        let fresh = |at: Option<Instant>| at.is_some_and(|t| t.elapsed() < UNWATCHED_FRESH_FOR);
         match st.loaded_at {
             None => true,
-            Some(at) => st.subscribers == 0 && at.elapsed() >= UNWATCHED_FRESH_FOR,
+            Some(_) => st.subscribers == 0 && !fresh(st.loaded_at) && !fresh(st.caught_up_at),
         }
     }
 
-    pub fn mark_loaded(&self) {
-        self.state().loaded_at = Some(Instant::now());
+    /// Whether the log is up to date at its end (a message sent now lands after everything Mews
+    /// has): a live thread the poller has caught up, or one loaded or caught up moments ago; and
+    /// its resolved state is known.
+    pub fn is_current(&self) -> bool {
+        let st = self.state();
+        let fresh = |at: Option<Instant>| at.is_some_and(|t| t.elapsed() < UNWATCHED_FRESH_FOR);
+        st.resolved.is_some()
+            && ((st.subscribers > 0 && st.caught_up_at.is_some()) || fresh(st.loaded_at) || fresh(st.caught_up_at))
+    }
+
+    /// The newest page was loaded as of `as_of`; `whole`: it held the thread's first message.
+    pub fn mark_loaded(&self, as_of: Timestamp, whole: bool) {
+        {
+            let mut st = self.state();
+            st.loaded_at = Some(Instant::now());
+            st.whole |= whole;
+        }
+        self.advance(as_of);
+    }
+
+    /// A thread just created here: nothing to load.
+    pub fn mark_new(&self) {
+        {
+            let mut st = self.state();
+            st.resolved = Some(false);
+        }
+        self.mark_loaded(Timestamp::now() - MARK_SLACK, true);
+    }
+
+    /// The log holds everything created before `as_of`.
+    pub fn advance(&self, as_of: Timestamp) {
+        self.state().caught_up_at = Some(Instant::now());
+        self.covered.send_if_modified(|c| {
+            if c.is_none_or(|c| c < as_of) {
+                *c = Some(as_of);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Moves the mark back to `since` (a stream reconnecting with an older event than the log
+    /// holds); a thread never seen here starts at `since`.
+    pub fn rewind(&self, since: Timestamp) {
+        self.covered.send_if_modified(|c| {
+            if c.is_none_or(|c| since < c) {
+                *c = Some(since);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn covered(&self) -> Option<Timestamp> {
+        *self.covered.borrow()
+    }
+
+    /// Waits until the log holds everything created before `as_of`, at most until `deadline`.
+    pub async fn caught_up(&self, as_of: Timestamp, deadline: Instant) -> bool {
+        let mut rx = self.covered.subscribe();
+        tokio::time::timeout_at(deadline, rx.wait_for(|c| c.is_some_and(|c| c >= as_of))).await.is_ok_and(|r| r.is_ok())
     }
 
     pub fn touch(&self) {
@@ -142,6 +270,21 @@ impl Thread {
         (st.log[start..].to_vec(), start > 0 || st.log.len() >= LOG_CAP)
     }
 
+    /// Up to `limit` messages before `id`, oldest first, when the log holds `id` and enough
+    /// before it (or the whole thread); `None` means "ask Mews".
+    pub fn before(&self, id: &str, limit: usize) -> Option<(Vec<ChatMessage>, bool)> {
+        let st = self.state();
+        let whole_thread = st.whole;
+        let i = st.log.iter().position(|m| m.id == id)?;
+        if i >= limit {
+            Some((st.log[i - limit..i].to_vec(), true))
+        } else if whole_thread && st.log.len() < LOG_CAP {
+            Some((st.log[..i].to_vec(), false))
+        } else {
+            None
+        }
+    }
+
     /// Messages after `last_id`; everything remembered when `last_id` is unknown.
     pub fn after(&self, last_id: Option<&str>) -> Vec<ChatMessage> {
         let st = self.state();
@@ -150,6 +293,16 @@ impl Thread {
             None if last_id.is_some() => st.log.clone(),
             None => Vec::new(),
         }
+    }
+
+    /// Whether a stream is subscribed (so the poller keeps the log current).
+    pub fn is_live(&self) -> bool {
+        self.state().subscribers > 0
+    }
+
+    /// Whether the log holds this message id.
+    pub fn holds(&self, id: &str) -> bool {
+        self.state().ids.contains(id)
     }
 }
 
@@ -164,8 +317,9 @@ impl Drop for Subscription {
         let mut st = self.thread.state();
         st.subscribers = st.subscribers.saturating_sub(1);
         if st.subscribers == 0 {
-            // Nobody polls a thread without subscribers: its log goes stale until reloaded.
+            // Nobody polls a thread without subscribers: its newest page goes stale until a load.
             st.loaded_at = None;
+            st.caught_up_at = None;
         }
     }
 }
@@ -184,16 +338,20 @@ impl Hub {
                 Arc::new(Thread {
                     id: thread_id.to_owned(),
                     property: property.to_owned(),
-                    tx: broadcast::channel(256).0,
+                    tx: broadcast::channel(FANOUT_BUFFER).0,
                     state: Mutex::new(ThreadState {
                         log: Vec::new(),
                         ids: HashSet::new(),
                         client_ids: HashMap::new(),
                         loaded_at: None,
-                        resolved: false,
+                        caught_up_at: None,
+                        resolved: None,
+                        whole: false,
                         subscribers: 0,
                         last_activity: Instant::now(),
                     }),
+                    covered: watch::channel(None).0,
+                    loading: tokio::sync::Mutex::new(()),
                 })
             })
             .clone()
@@ -214,23 +372,10 @@ impl Hub {
         Subscription { thread, rx }
     }
 
-    /// Live threads of a property and whether any of them is active.
-    pub fn live(&self, property: &str) -> (Vec<Arc<Thread>>, bool) {
+    /// Threads of these properties with at least one subscriber (the ones the poller reads).
+    pub fn live(&self, properties: &[String]) -> Vec<Arc<Thread>> {
         let map = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        let mut active = false;
-        let live: Vec<_> = map
-            .values()
-            .filter(|t| t.property == property)
-            .filter(|t| {
-                let st = t.state();
-                if st.subscribers > 0 && st.last_activity.elapsed() < ACTIVE_FOR {
-                    active = true;
-                }
-                st.subscribers > 0
-            })
-            .cloned()
-            .collect();
-        (live, active)
+        map.values().filter(|t| properties.contains(&t.property) && t.state().subscribers > 0).cloned().collect()
     }
 
     pub fn live_count(&self) -> usize {
@@ -294,8 +439,38 @@ mod tests {
             Event::Message(m) => assert_eq!(m.id, "b"),
             e => panic!("{e:?}"),
         }
-        assert_eq!(hub.live("p").0.len(), 1);
+        let props = ["p".to_string()];
+        assert_eq!(hub.live(&props).len(), 1);
         drop(sub);
-        assert_eq!(hub.live("p").0.len(), 0, "a thread without subscribers is not live");
+        assert_eq!(hub.live(&props).len(), 0, "a thread without subscribers is not live");
+    }
+
+    #[test]
+    fn event_ids_carry_the_message_time() {
+        let chat = to_chat(&msg("abc-1", 5, SenderKind::Enterprise), None);
+        let id = EventId::of(&chat);
+        assert_eq!(id, "1790000005.abc-1");
+        let parsed = EventId::parse(&id).unwrap();
+        assert_eq!(parsed.at, Some(Timestamp::from_second(1_790_000_005).unwrap()));
+        assert_eq!(parsed.id, "abc-1");
+        assert_eq!(EventId::parse("abc-1").unwrap(), EventId { at: None, id: "abc-1".into() });
+        assert_eq!(EventId::parse(""), None);
+    }
+
+    #[test]
+    fn the_log_is_bounded_and_forgets_the_ids_it_dropped() {
+        let hub = Hub::default();
+        let t = hub.thread("p", "t");
+        let many: Vec<Message> =
+            (0..LOG_CAP as i64 + 50).map(|i| msg(&format!("m{i}"), i, SenderKind::Enterprise)).collect();
+        t.publish(&many);
+        let (recent, more) = t.recent(usize::MAX);
+        assert_eq!(recent.len(), LOG_CAP);
+        assert!(more);
+        assert_eq!(recent[0].id, "m50");
+        assert!(!t.seen("m0"), "dropped ids are forgotten too");
+        assert!(t.publish(&[msg("m0", 0, SenderKind::Enterprise)]).is_empty(), "older than the log: not kept");
+        assert_eq!(t.before("m60", 5).unwrap().0.len(), 5);
+        assert!(t.before("m52", 5).is_none(), "not enough before it: ask Mews");
     }
 }

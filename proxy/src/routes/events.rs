@@ -25,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{cors::check_origin, extract::Query};
 use crate::{
     error::{Error, Result},
-    relay::{hub::Event, poller::ensure_loaded},
+    relay::hub::{Event, EventId, MARK_SLACK},
     session::Session,
     state::AppState,
 };
@@ -38,7 +38,7 @@ pub struct EventsQuery {
 }
 
 fn message_event(m: &ChatMessage) -> SseEvent {
-    SseEvent::default().event(events::MESSAGE).id(m.id.clone()).json_data(m).expect("message serialises")
+    SseEvent::default().event(events::MESSAGE).id(EventId::of(m)).json_data(m).expect("message serialises")
 }
 
 fn resolved_event(resolved: bool) -> SseEvent {
@@ -66,7 +66,7 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or(q.last_event_id)
-        .filter(|s| !s.is_empty() && s.len() <= 100);
+        .and_then(|s| EventId::parse(&s));
 
     let mut sub = state.hub().subscribe(&claims.p, &claims.t);
     let (tx, rx) = mpsc::channel::<SseEvent>(64);
@@ -76,10 +76,16 @@ pub async fn stream(
     tokio::spawn(async move {
         let _connected = Connected(&task_state);
         let thread = sub.thread.clone();
-        if let Err(e) = ensure_loaded(&property, &thread).await {
-            tracing::warn!(error = %e, "could not load thread history; streaming new events only");
+        // Resuming from an event the log does not hold (a restart, another instance, a long
+        // sleep): the token's next poll reads this thread from that event's time, together with
+        // every other thread that needs it, and the messages arrive below as new events.
+        if let Some(EventId { at: Some(at), id }) = &last_id
+            && !thread.holds(id)
+        {
+            thread.rewind(*at - MARK_SLACK);
         }
-        property.wake.notify_one();
+        property.upstream.wake.notify_one();
+        let last_id = last_id.map(|e| e.id);
         let mut last_sent = last_id.clone();
         // Loading may also have published these to our own receiver: send each id once.
         let mut replayed = std::collections::HashSet::new();

@@ -46,9 +46,9 @@ pub async fn receive(
         .any(|e| !state.hub().seen_anywhere(&e.value.id));
     if fresh {
         match state.property_for_enterprise(&envelope.enterprise_id) {
-            Some(p) => p.wake.notify_one(),
-            // Unknown enterprise id (not configured): wake every property; idle ones do nothing.
-            None => state.properties().for_each(|p| p.wake.notify_one()),
+            Some(p) => p.upstream.wake.notify_one(),
+            // Unknown enterprise id (not configured): wake every token; idle ones do nothing.
+            None => state.tokens().iter().for_each(|t| t.upstream.wake.notify_one()),
         }
     }
     Ok(StatusCode::ACCEPTED)

@@ -20,9 +20,8 @@ use super::{
     extract::{Path, Query},
 };
 use crate::{
+    conversation::{self, GUEST_WAIT, history::load_newest},
     error::{Error, Result},
-    mews::client::oldest_first,
-    relay::{hub::to_chat, poller::ensure_loaded},
     session::{Claims, Session},
     state::{AppState, Property},
 };
@@ -125,19 +124,25 @@ pub async fn start(
     if let Some(r) = &reservation {
         subject.push_str(&format!(" · Reservation {r}"));
     }
-    let thread = p.upstream.add_thread(&name, &subject).await?;
+    let key = req.key.as_deref().map(parse_key).transpose()?;
+    let started =
+        conversation::start::start(&state, p, conversation::start::Request { key, name, topic: topic_text, subject })
+            .await?;
+    let thread_id = started.thread.clone().expect("a started conversation has a thread");
     let claims = Claims {
         p: id.clone(),
-        t: thread.id.clone(),
-        n: name.clone(),
-        s: topic_text.clone(),
+        t: thread_id.clone(),
+        n: started.name.clone(),
+        s: started.topic.clone(),
         iat: Timestamp::now().as_second(),
     };
     let session = state.sessions().sign(&claims);
-    let slot = state.hub().thread(&id, &thread.id);
-    slot.mark_loaded(); // a new thread has no history to load
+    let slot = state.hub().thread(&id, &thread_id);
+    if !slot.resolved_known() {
+        slot.mark_new(); // a new thread has no history to load
+    }
     let message = match first {
-        Some(m) => match state.outbox().send(&p.upstream, &slot, &m.client_id, &m.text).await {
+        Some(m) => match conversation::send::send(&state, p, slot, &m.client_id, &m.text).await {
             Ok(chat) => Some(chat),
             Err(e) => {
                 // The thread exists; the widget keeps the message and sends it again with the
@@ -148,12 +153,23 @@ pub async fn start(
         },
         None => None,
     };
-    p.wake.notify_one();
     Ok(Json(Started {
         session,
-        conversation: ConversationInfo { property: id, name, topic: topic_text, resolved: false },
+        conversation: ConversationInfo { property: id, name: started.name, topic: started.topic, resolved: false },
         message,
     }))
+}
+
+/// The widget's start key: like a client id.
+fn parse_key(key: &str) -> Result<String> {
+    let k = key.trim();
+    if k.is_empty()
+        || k.len() > limits::MAX_CLIENT_ID_CHARS
+        || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid("key", "key must be 1–64 letters, digits, '-' or '_'"));
+    }
+    Ok(k.to_owned())
 }
 
 pub async fn conversation(
@@ -164,13 +180,15 @@ pub async fn conversation(
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
     let thread = state.hub().thread(&claims.p, &claims.t);
-    ensure_loaded(p, &thread).await?;
+    load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
     Ok(Json(ConversationInfo { property: claims.p, name: claims.n, topic: claims.s, resolved: thread.resolved() }))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct HistoryQuery {
     before: Option<String>,
+    /// The last event the widget has (its SSE id): only what came after it.
+    after: Option<String>,
     limit: Option<u32>,
 }
 
@@ -183,34 +201,14 @@ pub async fn history(
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
     let limit = q.limit.unwrap_or(50).clamp(1, limits::MAX_HISTORY_PAGE);
-    let thread = state.hub().thread(&claims.p, &claims.t);
-    ensure_loaded(p, &thread).await?;
-    match q.before {
-        None => {
-            let (messages, more) = thread.recent(limit as usize);
-            Ok(Json(History { messages, more, resolved: thread.resolved() }))
-        }
-        Some(before) => {
-            if before.is_empty() || before.len() > 100 {
-                return Err(Error::invalid("before", "before must be a message id"));
-            }
-            let ids = vec![claims.t.clone()];
-            let page = p
-                .upstream
-                .read("messages/getAll", move |c| {
-                    let (ids, cur) = (ids.clone(), Some(before.clone()));
-                    async move { c.get_messages(&ids, None, limit, cur).await }
-                })
-                .await
-                .map_err(|e| match e {
-                    crate::mews::client::MewsError::Rejected { .. } => Error::invalid("before", "unknown message id"),
-                    other => Error::Upstream(other),
-                })?;
-            let more = page.messages.len() as u32 >= limit;
-            let messages: Vec<ChatMessage> = oldest_first(page.messages).iter().map(|m| to_chat(m, None)).collect();
-            Ok(Json(History { messages, more, resolved: thread.resolved() }))
+    for (field, v) in [("before", &q.before), ("after", &q.after)] {
+        if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 120) {
+            return Err(Error::invalid(field, format!("{field} must be a message id")));
         }
     }
+    let thread = state.hub().thread(&claims.p, &claims.t);
+    let page = conversation::history::page(p, &thread, q.before.as_deref(), q.after.as_deref(), limit).await?;
+    Ok(Json(page))
 }
 
 pub async fn send(
@@ -226,12 +224,13 @@ pub async fn send(
     let m = parse_message(&req)?;
     state.guard().check(Some(&claims.t), Some(peer.ip())).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
     let thread = state.hub().thread(&claims.p, &claims.t);
-    ensure_loaded(p, &thread).await?;
+    if !thread.is_current() {
+        load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
+    }
     if thread.resolved() {
         return Err(Error::ConversationResolved);
     }
-    let chat = state.outbox().send(&p.upstream, &thread, &m.client_id, &m.text).await?;
-    p.wake.notify_one();
+    let chat = conversation::send::send(&state, p, thread, &m.client_id, &m.text).await?;
     Ok(Json(chat))
 }
 

@@ -18,6 +18,8 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
     let busy = RwSignal::new(false);
     let failed = RwSignal::new(false);
     let checked = RwSignal::new(false);
+    // One start key for this form: a second submit after a failure is the same conversation.
+    let key = StoredValue::new(client_id());
     let no_name = move || checked.get() && chat.name.with(|n| n.trim().is_empty());
     let no_topic = move || checked.get() && topic.with(|t| t.trim().is_empty());
     let submit = move |ev: SubmitEvent| {
@@ -30,6 +32,7 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
             name: chat.name.get_untracked().trim().to_owned(),
             topic: topic.get_untracked().trim().to_owned(),
             reference: chat.reference.get_untracked().trim().to_owned(),
+            key: key.get_value(),
             client_id: client_id(),
             text: text.get_untracked().trim().to_owned(),
         };

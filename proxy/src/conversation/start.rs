@@ -1,0 +1,118 @@
+//! A new conversation: a Mews thread, exactly once per start key.
+//!
+//! The widget generates a key when the guest submits the start form and reuses it on every
+//! retry. As for sends, the work runs detached from the request (a retry joins it) and is
+//! recorded in the store before `messageThreads/add` and completed after. A start that may have
+//! reached Mews without its answer (a lost answer, a crash) is found again by its conversation
+//! reference: a random code shown at the end of the thread's subject (`… · #K7Q2M9XD3A`), which
+//! only this request knows. Staff can also quote it to the guest. A thread is never matched by
+//! the guest's name or topic: another guest could choose the same.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::{GUEST_WAIT, busy, running::Running};
+use crate::{
+    error::Error,
+    state::{AppState, Property},
+    store::StartRecord,
+};
+
+/// Starts running on this instance, by (property, start key).
+pub type Starts = Running<StartRecord>;
+
+/// Characters of a conversation reference: no 0/O, 1/I/L, U (Crockford's choice).
+const REFERENCE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 10 characters: 50 bits, never guessed, short enough to read over the phone.
+const REFERENCE_LEN: usize = 10;
+
+pub fn new_reference() -> String {
+    let mut rng = rand::rng();
+    (0..REFERENCE_LEN).map(|_| REFERENCE_ALPHABET[rng.random_range(0..REFERENCE_ALPHABET.len())] as char).collect()
+}
+
+/// What the guest asked for.
+pub struct Request {
+    /// The widget's start key; `None` (an older widget): not idempotent across retries.
+    pub key: Option<String>,
+    pub name: String,
+    pub topic: String,
+    /// The subject without the reference (topic and contact details).
+    pub subject: String,
+}
+
+/// Creates the conversation (or returns the one this key created) and waits for it, at most
+/// [`GUEST_WAIT`].
+pub async fn start(state: &AppState, property: &Arc<Property>, req: Request) -> Result<StartRecord, Error> {
+    let key = req.key.clone().unwrap_or_else(|| format!("anonymous-{}", new_reference()));
+    let (st, p) = (state.clone(), property.clone());
+    let rx = state.starts().join_or_spawn((property.config.id.clone(), key.clone()), move || async move {
+        create(&st, &p, key, req).await
+    });
+    Starts::outcome(rx, Instant::now() + GUEST_WAIT).await
+}
+
+async fn create(state: &AppState, property: &Property, key: String, req: Request) -> Result<StartRecord, Error> {
+    if !state.recovered_by(Instant::now() + GUEST_WAIT).await {
+        return Err(Error::Upstream(busy(std::time::Duration::from_secs(5))));
+    }
+    let reference = new_reference();
+    let record = StartRecord {
+        property: property.config.id.clone(),
+        key: key.clone(),
+        subject: format!("{} · #{reference}", req.subject),
+        reference,
+        name: req.name,
+        topic: req.topic,
+        started: Timestamp::now().as_second(),
+        thread: None,
+    };
+    let record = match state.store().begin_start(record.clone()).await? {
+        None => record,
+        Some(done) if done.thread.is_some() => return Ok(done),
+        // Left pending: it may exist in Mews already.
+        Some(pending) => {
+            let since = Timestamp::from_second(pending.started).unwrap_or_else(|_| Timestamp::now());
+            if let Some(t) = property.upstream.find_thread(&pending.reference, since).await? {
+                return finish(state, pending, t.id).await;
+            }
+            pending
+        }
+    };
+    let since = Timestamp::from_second(record.started).unwrap_or_else(|_| Timestamp::now());
+    let thread = property.upstream.add_thread(&record.name, &record.subject, &record.reference, since).await;
+    match thread {
+        Ok(t) => finish(state, record, t.id).await,
+        Err(e) => {
+            if !e.maybe_committed() {
+                let _ = state.store().forget_start(&record.property, &record.key).await;
+            }
+            Err(Error::Upstream(e))
+        }
+    }
+}
+
+async fn finish(state: &AppState, mut record: StartRecord, thread: String) -> Result<StartRecord, Error> {
+    if let Err(e) = state.store().finish_start(&record.property, &record.key, &thread).await {
+        // The thread exists; a retry finds it by its reference.
+        tracing::error!(error = %e, "could not record a created thread");
+    }
+    record.thread = Some(thread);
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_long_unambiguous_and_differ() {
+        let a = new_reference();
+        assert_eq!(a.len(), REFERENCE_LEN);
+        assert!(a.bytes().all(|b| REFERENCE_ALPHABET.contains(&b)), "{a}");
+        assert_ne!(a, new_reference());
+    }
+}
