@@ -11,7 +11,16 @@ use jiff::{Timestamp, civil::Time, tz::TimeZone};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{error::ConfigError, guard::GuestLimits};
+use crate::{
+    client_ip::{ClientAddressConfig, ForwardedHeader},
+    error::ConfigError,
+    guard::GuestLimits,
+    server::ServerLimits,
+    session::{PreviousSecret, SessionSettings},
+};
+
+/// The shortest webhook token accepted: it is the only credential of the webhook endpoint.
+pub const MIN_WEBHOOK_TOKEN_CHARS: usize = 24;
 
 /// Everything the proxy needs to run.
 #[derive(Clone, Debug)]
@@ -35,6 +44,12 @@ pub struct Config {
     pub guest_limits: GuestLimits,
     /// The properties (hotels) this proxy serves, by id.
     pub properties: BTreeMap<String, PropertyConfig>,
+    /// Connection and time limits (`[server]`).
+    pub server: ServerLimits,
+    /// `trusted_proxies` and `client_ip_header`: how the client's address is found.
+    pub client_addresses: ClientAddressConfig,
+    /// Session lifetime and previous secrets (`[session]`).
+    pub session: SessionSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -113,6 +128,31 @@ struct FileConfig {
     guest_limits: GuestLimits,
     #[serde(default)]
     properties: BTreeMap<String, FileProperty>,
+    #[serde(default)]
+    server: ServerLimits,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    client_ip_header: ForwardedHeader,
+    #[serde(default)]
+    session: FileSession,
+}
+
+/// `[session]`: lifetime and the previous secrets still accepted while rotating.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSession {
+    lifetime_days: Option<u32>,
+    #[serde(default)]
+    previous: Vec<FilePreviousSecret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePreviousSecret {
+    secret: SecretSource,
+    /// RFC 3339, e.g. `2027-01-31T00:00:00Z`.
+    accept_until: Timestamp,
 }
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
@@ -217,6 +257,31 @@ impl Config {
             }
         }
         let webhook_token = secret("LOBBY_WEBHOOK_TOKEN", &file.webhook_token, "webhook_token")?;
+        {
+            use secrecy::ExposeSecret;
+            if webhook_token.expose_secret().chars().count() < MIN_WEBHOOK_TOKEN_CHARS {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook_token must be at least {MIN_WEBHOOK_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)"
+                )));
+            }
+        }
+        file.server.validate().map_err(ConfigError::Invalid)?;
+        file.guest_limits.validate().map_err(ConfigError::Invalid)?;
+        let client_addresses = ClientAddressConfig {
+            trusted_proxies: ClientAddressConfig::parse_trusted(&file.trusted_proxies).map_err(ConfigError::Invalid)?,
+            header: file.client_ip_header,
+        };
+        let lifetime_days = file.session.lifetime_days.unwrap_or(90);
+        if lifetime_days == 0 {
+            return Err(ConfigError::Invalid("session.lifetime_days must be at least 1".into()));
+        }
+        let mut previous = Vec::new();
+        for (i, p) in file.session.previous.iter().enumerate() {
+            let secret = p.secret.read(&format!("session.previous[{i}].secret"), env)?;
+            previous.push(PreviousSecret { secret, accept_until: p.accept_until });
+        }
+        let session =
+            SessionSettings { lifetime: jiff::SignedDuration::from_hours(24 * i64::from(lifetime_days)), previous };
         let budget_share = file.budget_share.unwrap_or(0.8);
         if !(0.05..=1.0).contains(&budget_share) {
             return Err(ConfigError::Invalid("budget_share must be between 0.05 and 1.0".into()));
@@ -235,6 +300,9 @@ impl Config {
             budget_share,
             guest_limits: file.guest_limits,
             properties,
+            server: file.server,
+            client_addresses,
+            session,
         })
     }
 }
@@ -319,7 +387,7 @@ mod tests {
     fn env(k: &str) -> Option<String> {
         match k {
             "LOBBY_SESSION_SECRET" => Some("x".repeat(40)),
-            "LOBBY_WEBHOOK_TOKEN" => Some("hook".into()),
+            "LOBBY_WEBHOOK_TOKEN" => Some("hook-".repeat(5)),
             "GH_CLIENT" => Some("client".into()),
             "GH_ACCESS" => Some("access".into()),
             _ => None,
@@ -329,7 +397,7 @@ mod tests {
     #[test]
     fn example_file_parses() {
         let text = include_str!("../lobby.example.toml");
-        let env = |k: &str| env(k).or_else(|| k.ends_with("_TOKEN").then(|| "t".to_string()));
+        let env = |k: &str| env(k).or_else(|| k.ends_with("_TOKEN").then(|| "t".repeat(32)));
         let c = Config::parse(Some(text), &env).expect("example config parses");
         assert!(!c.properties.is_empty());
     }

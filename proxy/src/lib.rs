@@ -8,6 +8,7 @@
 //! The binary (`lobby`) is a thin shell over [`serve`]; tests bind port 0 and call the same.
 
 pub mod assets;
+pub mod client_ip;
 pub mod config;
 pub mod error;
 pub mod guard;
@@ -15,17 +16,19 @@ pub mod metrics;
 pub mod mews;
 pub mod relay;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod state;
+pub mod supervise;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 pub use config::Config;
 pub use routes::router;
 pub use state::AppState;
 
 /// Runs the proxy on `listener` until `shutdown` resolves, then tells SSE clients to reconnect
-/// and drains in-flight requests.
+/// and drains in-flight requests, for at most `[server] shutdown_grace_secs` ([`server::run`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -33,25 +36,24 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let mut pollers = Vec::new();
     for p in state.properties() {
-        pollers.push(tokio::spawn(relay::poller::run(state.clone(), p.clone(), state.shutdown_signal())));
+        let poller = relay::poller::run(state.clone(), p.clone(), state.shutdown_signal());
+        pollers.push(supervise::spawn_supervised(&format!("poller {}", p.config.id), &state, poller));
     }
     let sweeper_state = state.clone();
-    let sweeper = tokio::spawn(async move {
+    let sweeper = supervise::spawn_supervised("sweeper", &state, async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             sweeper_state.hub().sweep();
         }
     });
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
     let st = state.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: telling SSE clients to reconnect");
-            st.begin_shutdown();
-        })
-        .await;
+    let on_shutdown = move || {
+        tracing::info!("shutting down: telling SSE clients to reconnect");
+        st.begin_shutdown();
+    };
+    let result = server::run(listener, app, *state.server_limits(), shutdown, on_shutdown).await;
     sweeper.abort();
     for p in pollers {
         p.abort();

@@ -22,6 +22,7 @@ use crate::{
     relay::{hub::Hub, outbox::Outbox},
     session::SessionKeys,
 };
+use crate::{client_ip::ClientAddressConfig, server::ServerLimits, supervise::Health};
 
 /// A hotel and its connection to Mews.
 pub struct Property {
@@ -48,6 +49,9 @@ struct Inner {
     guard: RateGuard,
     assets: Assets,
     shutdown: watch::Sender<bool>,
+    health: Health,
+    server: ServerLimits,
+    client_addresses: ClientAddressConfig,
 }
 
 impl AppState {
@@ -97,7 +101,7 @@ impl AppState {
                 properties,
                 by_enterprise,
                 origins,
-                sessions: SessionKeys::new(config.session_secret),
+                sessions: SessionKeys::new(config.session_secret, config.session),
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
                 outbox: Outbox::default(),
@@ -105,6 +109,9 @@ impl AppState {
                 guard: RateGuard::new(config.guest_limits),
                 assets,
                 shutdown: watch::channel(false).0,
+                health: Health::default(),
+                server: config.server,
+                client_addresses: config.client_addresses,
             }),
         }
     }
@@ -165,5 +172,20 @@ impl AppState {
 
     pub fn is_shutting_down(&self) -> bool {
         *self.inner.shutdown.borrow()
+    }
+
+    /// Failed background tasks (`/readyz`); see [`crate::supervise`].
+    pub fn health(&self) -> &Health {
+        &self.inner.health
+    }
+
+    /// Connection and time limits (`[server]`).
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.inner.server
+    }
+
+    /// `trusted_proxies` and the forwarding header (see [`crate::client_ip`]).
+    pub fn client_addresses(&self) -> &ClientAddressConfig {
+        &self.inner.client_addresses
     }
 }

@@ -18,12 +18,16 @@ pub mod widget;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request},
+    extract::{DefaultBodyLimit, MatchedPath, Request},
     http::HeaderValue,
     middleware,
     routing::{get, post},
 };
-use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{
+    LatencyUnit,
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
 
 use crate::state::AppState;
 
@@ -61,11 +65,17 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(
-            // Access log: method, path (never the query, which may hold a session or the webhook
-            // token), status and latency. Headers are not recorded.
-            TraceLayer::new_for_http().make_span_with(
-                |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
-            ),
+            // Access log at the default level: method, matched route (the path for the 404
+            // fallback; never the query, which may hold a session or the webhook token), status
+            // and latency, one line per answer. Headers are not recorded.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), MatchedPath::as_str);
+                    tracing::info_span!("http", method = %req.method(), route = %route)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis))
+                .on_failure(()),
         )
         .with_state(state)
 }
