@@ -134,7 +134,9 @@ impl RateGuard {
         let now = Instant::now();
         if b.map.len() > SWEEP_ABOVE && b.swept.is_none_or(|at| now.duration_since(at) > Duration::from_secs(1)) {
             b.swept = Some(now);
-            b.map.retain(|_, (tokens, at, burst, rate)| *tokens + now.duration_since(*at).as_secs_f64() * *rate < *burst);
+            b.map.retain(|_, (tokens, at, burst, rate)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * *rate < *burst
+            });
         }
         let level = |map: &HashMap<_, (f64, Instant, f64, f64)>, k: &String, r: &Rate| {
             let (tokens, at, ..) = map.get(k).copied().unwrap_or((r.burst, now, 0.0, 0.0));

@@ -186,10 +186,8 @@ pub async fn run(
     on_shutdown();
     drop(listener);
     let _ = drain_tx.send(true);
-    let drained = tokio::time::timeout(limits.shutdown_grace, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(limits.shutdown_grace, async { while connections.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             open = connections.len(),

@@ -89,7 +89,8 @@ struct Key {
 impl Key {
     fn derive(secret: &SecretString, accept_until: Option<Timestamp>) -> Self {
         let prf = |label: &[u8]| {
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes()).expect("any key length");
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(secret.expose_secret().as_bytes()).expect("any key length");
             mac.update(label);
             mac.finalize().into_bytes()
         };
@@ -276,7 +277,10 @@ mod tests {
         let until = at(T0 + 86_400);
         let rotated = SessionKeys::new(
             secret("n"),
-            SessionSettings { previous: vec![PreviousSecret { secret: secret("k"), accept_until: until }], ..Default::default() },
+            SessionSettings {
+                previous: vec![PreviousSecret { secret: secret("k"), accept_until: until }],
+                ..Default::default()
+            },
         );
         assert_eq!(rotated.verify(&old_token, at(T0 + 100)), Some(claims()), "old key inside its grace");
         assert_eq!(rotated.verify(&old_token, until), None, "old key after its grace");

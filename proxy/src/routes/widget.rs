@@ -281,7 +281,14 @@ mod tests {
                 c as u32
             );
         }
-        assert!(matches!(single_line("topic", "a\u{2067}b", 80, false), Err(Error::InvalidInput { field: Some("topic"), .. })));
-        assert_eq!(single_line("name", "مريم", 80, true).unwrap().as_deref(), Some("مريم"), "right-to-left text is fine");
+        assert!(matches!(
+            single_line("topic", "a\u{2067}b", 80, false),
+            Err(Error::InvalidInput { field: Some("topic"), .. })
+        ));
+        assert_eq!(
+            single_line("name", "مريم", 80, true).unwrap().as_deref(),
+            Some("مريم"),
+            "right-to-left text is fine"
+        );
     }
 }
