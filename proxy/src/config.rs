@@ -400,6 +400,37 @@ mod tests {
         let env = |k: &str| env(k).or_else(|| k.ends_with("_TOKEN").then(|| "t".repeat(32)));
         let c = Config::parse(Some(text), &env).expect("example config parses");
         assert!(!c.properties.is_empty());
+        assert_eq!(c.server, ServerLimits::default(), "the example shows the defaults");
+        assert_eq!(c.client_addresses.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn a_short_webhook_token_or_a_bad_proxy_address_is_a_config_error() {
+        let short = |k: &str| if k == "LOBBY_WEBHOOK_TOKEN" { Some("x".repeat(23)) } else { env(k) };
+        let err = Config::parse(None, &short).unwrap_err().to_string();
+        assert!(err.contains("webhook_token must be at least 24"), "{err}");
+        let err = Config::parse(Some("trusted_proxies = ['10.0.0.0/33']"), &env).unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        let err = Config::parse(Some("[server]\nrequest_timeout_secs = 0"), &env).unwrap_err().to_string();
+        assert!(err.contains("request_timeout_secs"), "{err}");
+    }
+
+    #[test]
+    fn session_rotation_and_lifetime_are_read() {
+        let text = r#"
+            trusted_proxies = ["10.1.2.3", "2001:db8::/48"]
+            client_ip_header = "forwarded"
+            [session]
+            lifetime_days = 7
+            [[session.previous]]
+            secret = { env = "GH_ACCESS" }
+            accept_until = "2027-01-31T00:00:00Z"
+        "#;
+        let c = Config::parse(Some(text), &env).unwrap();
+        assert_eq!(c.session.lifetime, jiff::SignedDuration::from_hours(24 * 7));
+        assert_eq!(c.session.previous[0].accept_until, "2027-01-31T00:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(c.client_addresses.header, ForwardedHeader::Forwarded);
+        assert_eq!(c.client_addresses.trusted_proxies[0].to_string(), "10.1.2.3/32");
     }
 
     #[test]

@@ -61,10 +61,13 @@ pub async fn serve(
     result
 }
 
+/// The log filter when `RUST_LOG` is not set: access logs and everything else at `info`.
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_http=info";
+
 /// Installs the tracing subscriber (pretty or JSON), filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing(format: config::LogFormat) {
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = fmt().with_env_filter(filter);
     let _ = match format {
         config::LogFormat::Json => builder.json().try_init(),

@@ -126,4 +126,48 @@ mod tests {
             assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{method} {uri}: {body}");
         }
     }
+
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// One line per answer at the default level, with the route and never the query.
+    #[tokio::test]
+    async fn an_access_log_line_at_the_default_level_names_the_route_not_the_query() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(crate::DEFAULT_LOG_FILTER))
+            .with_writer(move || Capture(writer.clone()))
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let state = InProcessMews::default().app_state();
+        let claims = Claims {
+            p: "hotel".into(),
+            t: "t-1".into(),
+            n: "Ann".into(),
+            s: String::new(),
+            iat: jiff::Timestamp::now().as_second(),
+        };
+        let session = state.sessions().sign(&claims);
+        let (status, _) = call(&state, "GET", "/v1/conversation/messages?limit=abc&marker=q9z", Some(&session)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("method=GET") && l.contains("route=/v1/conversation/messages"))
+            .unwrap_or_else(|| panic!("no access-log line in:\n{text}"));
+        assert!(line.contains("status=400") && line.contains("latency="), "{line}");
+        assert!(!text.contains("q9z") && !text.contains("limit=abc"), "a query reached the log:\n{text}");
+        assert!(!text.contains(&session), "a session reached the log");
+    }
 }
