@@ -193,21 +193,20 @@ impl RateGuard {
     /// address. The permit holds the two stream slots until it is dropped.
     pub fn open_stream(&self, thread: &str, ip: IpAddr) -> Result<StreamPermit, Error> {
         let (session_key, ip_key) = (format!("s:{thread}"), format!("i:{ip}"));
-        {
-            let open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-            let full = open.get(&session_key).is_some_and(|n| *n >= self.limits.streams_per_session)
-                || open.get(&ip_key).is_some_and(|n| *n >= self.limits.streams_per_ip);
-            if full {
-                // A stream slot frees when a tab closes; a few seconds is a fair guess.
-                return Err(refused(5.0));
-            }
+        // One lock across check and count, so two connects at once cannot both take the last
+        // slot (the bucket lock is only ever taken inside this one, never the other way round).
+        let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let full = open.get(&session_key).is_some_and(|n| *n >= self.limits.streams_per_session)
+            || open.get(&ip_key).is_some_and(|n| *n >= self.limits.streams_per_ip);
+        if full {
+            // A stream slot frees when a tab closes; a few seconds is a fair guess.
+            return Err(refused(5.0));
         }
         let keys = [
             (format!("c:s:{thread}"), self.limits.stream_connects_per_session),
             (format!("c:i:{ip}"), self.limits.stream_connects_per_ip),
         ];
         self.take(&keys).map_err(refused)?;
-        let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         for k in [&session_key, &ip_key] {
             *open.entry(k.clone()).or_default() += 1;
         }

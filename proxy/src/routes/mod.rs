@@ -139,7 +139,9 @@ mod tests {
         }
     }
 
-    /// One line per answer at the default level, with the route and never the query.
+    /// One line per answer at the default level, with the route and never the query. The
+    /// subscriber is global (the binary's only one): a thread-local one misses events when other
+    /// tests run in parallel, through tracing's per-callsite interest cache.
     #[tokio::test]
     async fn an_access_log_line_at_the_default_level_names_the_route_not_the_query() {
         let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -149,7 +151,7 @@ mod tests {
             .with_writer(move || Capture(writer.clone()))
             .with_ansi(false)
             .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
         let state = InProcessMews::default().app_state();
         let claims = Claims {
             p: "hotel".into(),
