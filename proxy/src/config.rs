@@ -16,7 +16,16 @@ use jiff::{Timestamp, civil::Time, tz::TimeZone};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{error::ConfigError, guard::GuestLimits};
+use crate::{
+    client_ip::{ClientAddressConfig, ForwardedHeader},
+    error::ConfigError,
+    guard::GuestLimits,
+    server::ServerLimits,
+    session::{PreviousSecret, SessionSettings},
+};
+
+/// The shortest webhook token accepted: it is the only credential of the webhook endpoint.
+pub const MIN_WEBHOOK_TOKEN_CHARS: usize = 24;
 
 /// Everything the proxy needs to run.
 #[derive(Clone, Debug)]
@@ -44,6 +53,12 @@ pub struct Config {
     pub guest_limits: GuestLimits,
     /// The properties (hotels) this proxy serves, by id.
     pub properties: BTreeMap<String, PropertyConfig>,
+    /// Connection and time limits (`[server]`).
+    pub server: ServerLimits,
+    /// `trusted_proxies` and `client_ip_header`: how the client's address is found.
+    pub client_addresses: ClientAddressConfig,
+    /// Session lifetime and previous secrets (`[session]`).
+    pub session: SessionSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -123,6 +138,31 @@ struct FileConfig {
     guest_limits: GuestLimits,
     #[serde(default)]
     properties: BTreeMap<String, FileProperty>,
+    #[serde(default)]
+    server: ServerLimits,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    client_ip_header: ForwardedHeader,
+    #[serde(default)]
+    session: FileSession,
+}
+
+/// `[session]`: lifetime and the previous secrets still accepted while rotating.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSession {
+    lifetime_days: Option<u32>,
+    #[serde(default)]
+    previous: Vec<FilePreviousSecret>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePreviousSecret {
+    secret: SecretSource,
+    /// RFC 3339, e.g. `2027-01-31T00:00:00Z`.
+    accept_until: Timestamp,
 }
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
@@ -227,6 +267,31 @@ impl Config {
             }
         }
         let webhook_token = secret("LOBBY_WEBHOOK_TOKEN", &file.webhook_token, "webhook_token")?;
+        {
+            use secrecy::ExposeSecret;
+            if webhook_token.expose_secret().chars().count() < MIN_WEBHOOK_TOKEN_CHARS {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook_token must be at least {MIN_WEBHOOK_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)"
+                )));
+            }
+        }
+        file.server.validate().map_err(ConfigError::Invalid)?;
+        file.guest_limits.validate().map_err(ConfigError::Invalid)?;
+        let client_addresses = ClientAddressConfig {
+            trusted_proxies: ClientAddressConfig::parse_trusted(&file.trusted_proxies).map_err(ConfigError::Invalid)?,
+            header: file.client_ip_header,
+        };
+        let lifetime_days = file.session.lifetime_days.unwrap_or(90);
+        if lifetime_days == 0 {
+            return Err(ConfigError::Invalid("session.lifetime_days must be at least 1".into()));
+        }
+        let mut previous = Vec::new();
+        for (i, p) in file.session.previous.iter().enumerate() {
+            let secret = p.secret.read(&format!("session.previous[{i}].secret"), env)?;
+            previous.push(PreviousSecret { secret, accept_until: p.accept_until });
+        }
+        let session =
+            SessionSettings { lifetime: jiff::SignedDuration::from_hours(24 * i64::from(lifetime_days)), previous };
         let budget_share = file.budget_share.unwrap_or(0.8);
         if !(0.05..=1.0).contains(&budget_share) {
             return Err(ConfigError::Invalid("budget_share must be between 0.05 and 1.0".into()));
@@ -249,6 +314,9 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("lobby-data/lobby.redb")),
             guest_limits: file.guest_limits,
             properties,
+            server: file.server,
+            client_addresses,
+            session,
         })
     }
 }
@@ -333,7 +401,7 @@ mod tests {
     fn env(k: &str) -> Option<String> {
         match k {
             "LOBBY_SESSION_SECRET" => Some("x".repeat(40)),
-            "LOBBY_WEBHOOK_TOKEN" => Some("hook".into()),
+            "LOBBY_WEBHOOK_TOKEN" => Some("hook-".repeat(5)),
             "GH_CLIENT" => Some("client".into()),
             "GH_ACCESS" => Some("access".into()),
             _ => None,
@@ -343,9 +411,40 @@ mod tests {
     #[test]
     fn example_file_parses() {
         let text = include_str!("../lobby.example.toml");
-        let env = |k: &str| env(k).or_else(|| k.ends_with("_TOKEN").then(|| "t".to_string()));
+        let env = |k: &str| env(k).or_else(|| k.ends_with("_TOKEN").then(|| "t".repeat(32)));
         let c = Config::parse(Some(text), &env).expect("example config parses");
         assert!(!c.properties.is_empty());
+        assert_eq!(c.server, ServerLimits::default(), "the example shows the defaults");
+        assert_eq!(c.client_addresses.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn a_short_webhook_token_or_a_bad_proxy_address_is_a_config_error() {
+        let short = |k: &str| if k == "LOBBY_WEBHOOK_TOKEN" { Some("x".repeat(23)) } else { env(k) };
+        let err = Config::parse(None, &short).unwrap_err().to_string();
+        assert!(err.contains("webhook_token must be at least 24"), "{err}");
+        let err = Config::parse(Some("trusted_proxies = ['10.0.0.0/33']"), &env).unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        let err = Config::parse(Some("[server]\nrequest_timeout_secs = 0"), &env).unwrap_err().to_string();
+        assert!(err.contains("request_timeout_secs"), "{err}");
+    }
+
+    #[test]
+    fn session_rotation_and_lifetime_are_read() {
+        let text = r#"
+            trusted_proxies = ["10.1.2.3", "2001:db8::/48"]
+            client_ip_header = "forwarded"
+            [session]
+            lifetime_days = 7
+            [[session.previous]]
+            secret = { env = "GH_ACCESS" }
+            accept_until = "2027-01-31T00:00:00Z"
+        "#;
+        let c = Config::parse(Some(text), &env).unwrap();
+        assert_eq!(c.session.lifetime, jiff::SignedDuration::from_hours(24 * 7));
+        assert_eq!(c.session.previous[0].accept_until, "2027-01-31T00:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(c.client_addresses.header, ForwardedHeader::Forwarded);
+        assert_eq!(c.client_addresses.trusted_proxies[0].to_string(), "10.1.2.3/32");
     }
 
     #[test]

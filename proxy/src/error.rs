@@ -32,8 +32,14 @@ pub enum Error {
     OriginNotAllowed,
     #[error("this conversation was resolved; start a new one")]
     ConversationResolved,
-    #[error("too many messages; wait a moment")]
+    #[error("too many requests; wait a moment")]
     RateLimited { retry_after_secs: u64 },
+    /// The request (headers, body and handler) took longer than `[server] request_timeout_secs`.
+    #[error("the request took too long")]
+    RequestTimeout,
+    /// Every connection slot is taken (`[server] max_connections`); answered by the server layer.
+    #[error("the chat service is busy; try again in a moment")]
+    Overloaded,
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("the hotel's messaging service is unavailable; your message is kept, try again shortly")]
@@ -50,6 +56,13 @@ impl Error {
         Error::InvalidInput { field: Some(field), message: message.into() }
     }
 
+    /// The JSON error body, for the few places that answer outside axum (the server layer).
+    pub fn body_json(&self) -> String {
+        let (_, code) = self.status_and_code();
+        let body = ErrorBody { error: ErrorDetail { code: code.into(), message: self.to_string(), field: None } };
+        serde_json::to_string(&body).expect("the error body serialises")
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
@@ -61,6 +74,8 @@ impl Error {
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::Upstream(MewsError::Busy { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Error::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Error::Upstream(_) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Error::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -108,12 +123,25 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
         use axum::extract::rejection::JsonRejection as J;
         match r {
             J::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+            J::BytesRejection(b) if body_timed_out(&b) => Error::RequestTimeout,
             J::MissingJsonContentType(_) => {
                 Error::InvalidInput { field: None, message: "send JSON with Content-Type: application/json".into() }
             }
             other => Error::InvalidInput { field: None, message: format!("invalid JSON body: {}", other.body_text()) },
         }
     }
+}
+
+/// Whether a body read failed because the client stopped sending (`[server] body_timeout_secs`).
+fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() || err.is::<tokio::time::error::Elapsed>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

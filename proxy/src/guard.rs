@@ -1,11 +1,27 @@
-//! Per-session and per-IP limits on guest writes: a token bucket per key, so one guest (or one
-//! script) cannot flood a hotel's Mews budget or inbox. Reads are not limited here.
+//! Cheap limits in front of the Mews budget: what one conversation, one client address and one
+//! hotel may ask of the proxy before anything reaches Mews.
+//!
+//! - Token buckets per key for guest writes, reads (`GET /v1/conversation`, history pages) and
+//!   SSE connects, each per session and per client address ([`crate::client_ip`]), and one per
+//!   property for new conversations per minute (each creates a thread in the staff inbox and
+//!   costs a Mews call).
+//! - Counters of open SSE streams per session and per address, released when a stream ends.
+//!
+//! A refusal is `429 rate_limited` with `Retry-After`. Memory stays bounded: a bucket that has
+//! refilled is the same as no bucket, so once the map is past [`SWEEP_ABOVE`] entries the full
+//! ones are dropped, at most once a second (not on every request).
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    net::IpAddr,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+
+use crate::error::Error;
+
+/// Bucket entries kept before a sweep.
+pub const SWEEP_ABOVE: usize = 50_000;
 
 /// A token bucket's shape: `burst` at once, then `per_second`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
@@ -15,72 +31,221 @@ pub struct Rate {
     pub per_second: f64,
 }
 
-/// Guest write limits (config `[guest_limits]`).
+impl Rate {
+    const fn new(burst: f64, per_second: f64) -> Self {
+        Self { burst, per_second }
+    }
+}
+
+/// Guest limits (config `[guest_limits]`).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuestLimits {
     /// Messages one conversation may send (default: burst 10, then one every 3 s).
     pub per_session: Rate,
-    /// Writes from one IP address; many guests behind one hotel Wi-Fi are normal
-    /// (default: burst 60, then 2 per second).
+    /// Writes (messages, new conversations) from one client address; many guests behind one
+    /// hotel Wi-Fi are normal (default: burst 60, then 2 per second).
     pub per_ip: Rate,
+    /// `GET /v1/conversation` and history pages per conversation (default: burst 30, 1/s).
+    pub reads_per_session: Rate,
+    /// The same per client address (default: burst 300, 10/s).
+    pub reads_per_ip: Rate,
+    /// SSE connects per conversation (default: burst 20, one per 6 s).
+    pub stream_connects_per_session: Rate,
+    /// SSE connects per client address (default: burst 200, 5/s).
+    pub stream_connects_per_ip: Rate,
+    /// Open SSE streams per conversation: its tabs (default 5).
+    pub streams_per_session: usize,
+    /// Open SSE streams per client address (default 200).
+    pub streams_per_ip: usize,
+    /// New conversations per property and minute, whoever starts them (default 30).
+    pub conversations_per_minute: f64,
 }
 
 impl Default for GuestLimits {
     fn default() -> Self {
-        Self { per_session: Rate { burst: 10.0, per_second: 1.0 / 3.0 }, per_ip: Rate { burst: 60.0, per_second: 2.0 } }
+        Self {
+            per_session: Rate::new(10.0, 1.0 / 3.0),
+            per_ip: Rate::new(60.0, 2.0),
+            reads_per_session: Rate::new(30.0, 1.0),
+            reads_per_ip: Rate::new(300.0, 10.0),
+            stream_connects_per_session: Rate::new(20.0, 1.0 / 6.0),
+            stream_connects_per_ip: Rate::new(200.0, 5.0),
+            streams_per_session: 5,
+            streams_per_ip: 200,
+            conversations_per_minute: 30.0,
+        }
     }
+}
+
+impl GuestLimits {
+    /// Checks what serde cannot: rates and bursts above zero.
+    pub fn validate(&self) -> Result<(), String> {
+        let rates = [
+            ("per_session", self.per_session),
+            ("per_ip", self.per_ip),
+            ("reads_per_session", self.reads_per_session),
+            ("reads_per_ip", self.reads_per_ip),
+            ("stream_connects_per_session", self.stream_connects_per_session),
+            ("stream_connects_per_ip", self.stream_connects_per_ip),
+        ];
+        for (name, r) in rates {
+            if !(r.burst >= 1.0 && r.per_second > 0.0 && r.per_second.is_finite()) {
+                return Err(format!("guest_limits.{name}: burst must be ≥ 1 and per_second > 0"));
+            }
+        }
+        if self.streams_per_session == 0 || self.streams_per_ip == 0 || self.conversations_per_minute < 1.0 {
+            return Err("guest_limits: stream caps and conversations_per_minute must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Buckets {
+    map: HashMap<String, (f64, Instant, f64, f64)>,
+    swept: Option<Instant>,
 }
 
 #[derive(Default)]
 pub struct RateGuard {
     limits: GuestLimits,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+fn refused(secs: f64) -> Error {
+    Error::RateLimited { retry_after_secs: (secs.ceil() as u64).max(1) }
 }
 
 impl RateGuard {
     pub fn new(limits: GuestLimits) -> Self {
-        Self { limits, buckets: Mutex::default() }
+        Self { limits, ..Default::default() }
     }
 
-    /// Takes one token for each key; on refusal returns the seconds until one is available.
-    pub fn check(&self, session_key: Option<&str>, ip: Option<std::net::IpAddr>) -> Result<(), u64> {
-        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(600));
-        }
+    pub fn limits(&self) -> &GuestLimits {
+        &self.limits
+    }
+
+    /// Takes one token from each bucket, or none (a refusal does not consume); on refusal
+    /// returns the seconds until every bucket has one.
+    fn take(&self, keys: &[(String, Rate)]) -> Result<(), f64> {
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let mut keys = Vec::new();
-        if let Some(s) = session_key {
-            keys.push((format!("s:{s}"), self.limits.per_session.burst, self.limits.per_session.per_second));
+        if b.map.len() > SWEEP_ABOVE && b.swept.is_none_or(|at| now.duration_since(at) > Duration::from_secs(1)) {
+            b.swept = Some(now);
+            b.map.retain(|_, (tokens, at, burst, rate)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * *rate < *burst
+            });
         }
-        if let Some(ip) = ip {
-            keys.push((format!("i:{ip}"), self.limits.per_ip.burst, self.limits.per_ip.per_second));
-        }
-        // Check all first, then take, so a refusal does not consume.
+        let level = |map: &HashMap<_, (f64, Instant, f64, f64)>, k: &String, r: &Rate| {
+            let (tokens, at, ..) = map.get(k).copied().unwrap_or((r.burst, now, 0.0, 0.0));
+            (tokens + now.duration_since(at).as_secs_f64() * r.per_second).min(r.burst)
+        };
         let mut wait = 0f64;
-        for (k, burst, rate) in &keys {
-            let (tokens, at) = map.get(k).copied().unwrap_or((*burst, now));
-            let t = (tokens + now.duration_since(at).as_secs_f64() * rate).min(*burst);
+        for (k, r) in keys {
+            let t = level(&b.map, k, r);
             if t < 1.0 {
-                wait = wait.max((1.0 - t) / rate);
+                wait = wait.max((1.0 - t) / r.per_second);
             }
         }
         if wait > 0.0 {
-            return Err(wait.ceil() as u64);
+            return Err(wait);
         }
-        for (k, burst, rate) in keys {
-            let (tokens, at) = map.get(&k).copied().unwrap_or((burst, now));
-            let t = (tokens + now.duration_since(at).as_secs_f64() * rate).min(burst);
-            map.insert(k, (t - 1.0, now));
+        for (k, r) in keys {
+            let t = level(&b.map, k, r);
+            b.map.insert(k.clone(), (t - 1.0, now, r.burst, r.per_second));
         }
         Ok(())
+    }
+
+    /// Takes one token for each key; on refusal returns the seconds until one is available.
+    pub fn check(&self, session_key: Option<&str>, ip: Option<IpAddr>) -> Result<(), u64> {
+        let mut keys = Vec::new();
+        if let Some(s) = session_key {
+            keys.push((format!("w:s:{s}"), self.limits.per_session));
+        }
+        if let Some(ip) = ip {
+            keys.push((format!("w:i:{ip}"), self.limits.per_ip));
+        }
+        self.take(&keys).map_err(|w| (w.ceil() as u64).max(1))
+    }
+
+    /// A read (`GET /v1/conversation`, a history page) by conversation `thread` from `ip`.
+    pub fn check_read(&self, thread: &str, ip: IpAddr) -> Result<(), Error> {
+        let keys =
+            [(format!("r:s:{thread}"), self.limits.reads_per_session), (format!("r:i:{ip}"), self.limits.reads_per_ip)];
+        self.take(&keys).map_err(refused)
+    }
+
+    /// A new conversation on `property` from `ip` (a write for the address, and the property's
+    /// per-minute cap).
+    pub fn check_start(&self, property: &str, ip: IpAddr) -> Result<(), Error> {
+        let per_min = self.limits.conversations_per_minute;
+        let keys = [
+            (format!("w:i:{ip}"), self.limits.per_ip),
+            (format!("c:p:{property}"), Rate { burst: per_min, per_second: per_min / 60.0 }),
+        ];
+        self.take(&keys).map_err(refused)
+    }
+
+    /// An SSE connect: the connect rate and the number of open streams, per conversation and per
+    /// address. The permit holds the two stream slots until it is dropped.
+    pub fn open_stream(&self, thread: &str, ip: IpAddr) -> Result<StreamPermit, Error> {
+        let (session_key, ip_key) = (format!("s:{thread}"), format!("i:{ip}"));
+        // One lock across check and count, so two connects at once cannot both take the last
+        // slot (the bucket lock is only ever taken inside this one, never the other way round).
+        let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let full = open.get(&session_key).is_some_and(|n| *n >= self.limits.streams_per_session)
+            || open.get(&ip_key).is_some_and(|n| *n >= self.limits.streams_per_ip);
+        if full {
+            // A stream slot frees when a tab closes; a few seconds is a fair guess.
+            return Err(refused(5.0));
+        }
+        let keys = [
+            (format!("c:s:{thread}"), self.limits.stream_connects_per_session),
+            (format!("c:i:{ip}"), self.limits.stream_connects_per_ip),
+        ];
+        self.take(&keys).map_err(refused)?;
+        for k in [&session_key, &ip_key] {
+            *open.entry(k.clone()).or_default() += 1;
+        }
+        Ok(StreamPermit { open: self.streams.clone(), keys: [session_key, ip_key] })
+    }
+
+    /// Open streams counted for conversation `thread` (tests and metrics).
+    pub fn open_streams(&self, thread: &str) -> usize {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&format!("s:{thread}")).copied().unwrap_or(0)
+    }
+}
+
+/// One open SSE stream's slots; dropping it frees them.
+pub struct StreamPermit {
+    open: Arc<Mutex<HashMap<String, usize>>>,
+    keys: [String; 2],
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &self.keys {
+            if let Some(n) = open.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(k);
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn a_session_gets_a_burst_then_is_told_how_long_to_wait() {
@@ -91,5 +256,47 @@ mod tests {
         let wait = g.check(Some("t1"), None).unwrap_err();
         assert!((1..=3).contains(&wait), "{wait}");
         assert!(g.check(Some("t2"), None).is_ok(), "another conversation is not affected");
+    }
+
+    #[test]
+    fn streams_are_capped_per_session_and_address_and_freed_on_drop() {
+        let limits = GuestLimits { streams_per_session: 2, streams_per_ip: 3, ..Default::default() };
+        let g = RateGuard::new(limits);
+        let a = g.open_stream("t1", ip("192.0.2.1")).unwrap();
+        let _b = g.open_stream("t1", ip("192.0.2.1")).unwrap();
+        assert!(matches!(g.open_stream("t1", ip("192.0.2.1")), Err(Error::RateLimited { .. })), "third tab");
+        let _c = g.open_stream("t2", ip("192.0.2.1")).unwrap();
+        assert!(g.open_stream("t3", ip("192.0.2.1")).is_err(), "fourth stream from the address");
+        assert!(g.open_stream("t3", ip("192.0.2.2")).is_ok(), "another address");
+        drop(a);
+        assert_eq!(g.open_streams("t1"), 1);
+        assert!(g.open_stream("t1", ip("192.0.2.1")).is_ok(), "a slot freed");
+    }
+
+    #[test]
+    fn new_conversations_are_capped_per_property_across_addresses() {
+        let g = RateGuard::new(GuestLimits { conversations_per_minute: 3.0, ..Default::default() });
+        for i in 0..3 {
+            g.check_start("hotel", ip(&format!("192.0.2.{i}"))).unwrap();
+        }
+        let Err(Error::RateLimited { retry_after_secs }) = g.check_start("hotel", ip("192.0.2.9")) else {
+            panic!("the fourth start within a minute is refused");
+        };
+        assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}");
+        assert!(g.check_start("other-hotel", ip("192.0.2.9")).is_ok());
+    }
+
+    #[test]
+    fn full_buckets_are_swept_so_memory_stays_bounded() {
+        let fast = Rate::new(1.0, 1000.0);
+        let g = RateGuard::new(GuestLimits { reads_per_ip: fast, reads_per_session: fast, ..Default::default() });
+        for i in 0..SWEEP_ABOVE {
+            let addr = IpAddr::from(std::net::Ipv4Addr::from(i as u32));
+            g.check_read(&format!("t{i}"), addr).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1100)); // sweeps run at most once a second
+        let _ = g.check_read("t", ip("192.0.2.1"));
+        let len = g.buckets.lock().unwrap().map.len();
+        assert!(len < 100, "full buckets were dropped ({len} left)");
     }
 }

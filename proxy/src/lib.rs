@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod conversation;
 pub mod error;
@@ -17,18 +18,20 @@ pub mod metrics;
 pub mod mews;
 pub mod relay;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod supervise;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 pub use config::Config;
 pub use routes::router;
 pub use state::AppState;
 
 /// Runs the proxy on `listener` until `shutdown` resolves, then tells SSE clients to reconnect
-/// and drains in-flight requests.
+/// and drains in-flight requests, for at most `[server] shutdown_grace_secs` ([`server::run`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -37,11 +40,12 @@ pub async fn serve(
     let mut pollers = Vec::new();
     for t in state.tokens() {
         let (upstream, properties) = (t.upstream.clone(), t.properties.clone());
-        pollers.push(tokio::spawn(relay::poller::run(state.clone(), upstream, properties, state.shutdown_signal())));
+        let poller = relay::poller::run(state.clone(), upstream, properties, state.shutdown_signal());
+        pollers.push(supervise::spawn_supervised(&format!("poller {}", t.properties.join(",")), &state, poller));
     }
-    pollers.push(tokio::spawn(conversation::recovery::run(state.clone())));
+    pollers.push(supervise::spawn_supervised("recovery", &state, conversation::recovery::run(state.clone())));
     let sweeper_state = state.clone();
-    let sweeper = tokio::spawn(async move {
+    let sweeper = supervise::spawn_supervised("sweeper", &state, async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
@@ -54,15 +58,13 @@ pub async fn serve(
             }
         }
     });
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
     let st = state.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: telling SSE clients to reconnect");
-            st.begin_shutdown();
-        })
-        .await;
+    let on_shutdown = move || {
+        tracing::info!("shutting down: telling SSE clients to reconnect");
+        st.begin_shutdown();
+    };
+    let result = server::run(listener, app, *state.server_limits(), shutdown, on_shutdown).await;
     sweeper.abort();
     for p in pollers {
         p.abort();
@@ -70,10 +72,13 @@ pub async fn serve(
     result
 }
 
+/// The log filter when `RUST_LOG` is not set: access logs and everything else at `info`.
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_http=info";
+
 /// Installs the tracing subscriber (pretty or JSON), filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing(format: config::LogFormat) {
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = fmt().with_env_filter(filter);
     let _ = match format {
         config::LogFormat::Json => builder.json().try_init(),

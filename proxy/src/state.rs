@@ -24,6 +24,7 @@ use crate::{
     session::SessionKeys,
     store::{SharedStore, StoreError, embedded::EmbeddedStore},
 };
+use crate::{client_ip::ClientAddressConfig, server::ServerLimits, supervise::Health};
 
 /// A hotel and its connection to Mews.
 pub struct Property {
@@ -60,6 +61,9 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     /// `true` once the records a previous process left pending are resolved (`conversation::recovery`).
     recovered: watch::Sender<bool>,
+    health: Health,
+    server: ServerLimits,
+    client_addresses: ClientAddressConfig,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
         transport: impl Fn(&PropertyConfig) -> Arc<dyn Transport>,
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
+        let health = Health::default();
         let capacity = (mews_wire::limits::RATE_LIMIT_REQUESTS as f64 * config.budget_share).floor() as usize;
         let window = Duration::from_secs(mews_wire::limits::RATE_LIMIT_WINDOW_SECS);
         // Properties that share an AccessToken (on the same Mews) share one upstream.
@@ -97,7 +102,8 @@ impl AppState {
                     p.access_token.clone(),
                     config.client_name.clone(),
                 );
-                let upstream = Upstream::start(client, Limiter::new(capacity, window), metrics.clone(), store.clone());
+                let limiter = Limiter::new(capacity, window);
+                let upstream = Upstream::start(client, limiter, metrics.clone(), store.clone(), &health);
                 tokens.push(Token { upstream, properties: Vec::new() });
                 tokens.len() - 1
             });
@@ -115,7 +121,7 @@ impl AppState {
                 tokens,
                 by_enterprise,
                 origins,
-                sessions: SessionKeys::new(config.session_secret),
+                sessions: SessionKeys::new(config.session_secret, config.session),
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
                 store,
@@ -126,6 +132,9 @@ impl AppState {
                 assets,
                 shutdown: watch::channel(false).0,
                 recovered: watch::channel(false).0,
+                health,
+                server: config.server,
+                client_addresses: config.client_addresses,
             }),
         }
     }
@@ -214,5 +223,20 @@ impl AppState {
     pub async fn recovered_by(&self, deadline: tokio::time::Instant) -> bool {
         let mut rx = self.inner.recovered.subscribe();
         tokio::time::timeout_at(deadline, rx.wait_for(|r| *r)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Failed background tasks (`/readyz`); see [`crate::supervise`].
+    pub fn health(&self) -> &Health {
+        &self.inner.health
+    }
+
+    /// Connection and time limits (`[server]`).
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.inner.server
+    }
+
+    /// `trusted_proxies` and the forwarding header (see [`crate::client_ip`]).
+    pub fn client_addresses(&self) -> &ClientAddressConfig {
+        &self.inner.client_addresses
     }
 }

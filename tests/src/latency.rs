@@ -38,7 +38,8 @@ pub struct LatencyReport {
 /// Runs `shape` against a fresh stack; panics when a reply never arrives or p95 exceeds 2 s.
 pub async fn run(shape: Latency) -> LatencyReport {
     let sim = mews_sim::Config { webhook_lag: mews_sim::WebhookLag::Realistic, ..Default::default() };
-    let stack = Stack::start_with(Ports::any(), sim).await;
+    // Every guest comes from 127.0.0.1: lift the per-address limits and the start cap.
+    let stack = Stack::start_custom(Ports::any(), sim, |c| c.guest_limits = crate::one_address_for_many_guests()).await;
     let received: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut threads = Vec::new();
     for g in 0..shape.guests {

@@ -30,7 +30,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub const PROPERTY: &str = "grand-hotel";
 /// A second demo hotel (Mews demo enterprise "Net pricing").
 pub const PROPERTY_2: &str = "riverside";
-/// Secret Mews puts in the webhook URL (demo/test only).
+/// Secret Mews puts in the webhook URL (demo/test only; the proxy wants at least 24 characters).
 pub const WEBHOOK_TOKEN: &str = "demo-webhook-token-7f3a9c";
 
 /// Where the pieces listen (0 = any free port).
@@ -96,6 +96,22 @@ fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise:
     }
 }
 
+/// Guest limits for runs where many guests share one address (every test guest is 127.0.0.1):
+/// the per-address limits and the per-property cap on new conversations lifted, the
+/// per-conversation ones as configured by default.
+pub fn one_address_for_many_guests() -> lobby_proxy::guard::GuestLimits {
+    use lobby_proxy::guard::{GuestLimits, Rate};
+    let lifted = Rate { burst: 100_000.0, per_second: 100_000.0 };
+    GuestLimits {
+        per_ip: lifted,
+        reads_per_ip: lifted,
+        stream_connects_per_ip: lifted,
+        streams_per_ip: 100_000,
+        conversations_per_minute: 100_000.0,
+        ..GuestLimits::default()
+    }
+}
+
 impl Stack {
     /// Starts everything with the simulator's default (demo) configuration and instant webhooks.
     pub async fn start(ports: Ports) -> Self {
@@ -155,6 +171,9 @@ impl Stack {
             store_path: PathBuf::new(), // set below, in the stack's own data directory
             guest_limits: Default::default(),
             properties,
+            server: Default::default(),
+            client_addresses: Default::default(),
+            session: Default::default(),
         };
 
         let data = tempfile::tempdir().expect("a data directory");

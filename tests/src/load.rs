@@ -15,8 +15,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lobby_proxy::guard::{GuestLimits, Rate};
-
 use crate::{PROPERTY, Ports, Stack, guest::Guest};
 
 /// The shape of one load run.
@@ -47,10 +45,10 @@ fn metric(m: &str, name: &str) -> f64 {
 pub async fn run(load: Load) -> LoadReport {
     let Load { guests: n_guests, rate_per_sec, seconds } = load;
     assert_eq!((rate_per_sec * seconds) % n_guests, 0, "every guest sends the same number of messages");
-    // All test guests come from 127.0.0.1: lift the per-IP limit (the per-session one stays).
+    // All test guests come from 127.0.0.1: lift the per-address limits and the per-property cap
+    // on new conversations (the per-session ones stay).
     let stack = Stack::start_custom(Ports::any(), mews_sim::Config::default(), |c| {
-        c.guest_limits =
-            GuestLimits { per_ip: Rate { burst: 10_000.0, per_second: 10_000.0 }, ..GuestLimits::default() };
+        c.guest_limits = crate::one_address_for_many_guests();
     })
     .await;
     let http = reqwest::Client::new();

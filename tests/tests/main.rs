@@ -6,6 +6,7 @@
 
 mod exactly_once;
 mod guest_chat;
+mod proxy_edge;
 mod proxy_faults;
 mod proxy_relay;
 mod proxy_security;
@@ -23,6 +24,7 @@ mod widget_tabs;
 /// loader's main-thread blocking). `make test` runs them after the others, one at a time
 /// (`-- timed:: --test-threads=1`), so no other test shares the machine's two cores with them.
 mod timed {
+    mod proxy_edge_idle;
     mod proxy_latency;
     mod proxy_load;
     mod widget_budget;

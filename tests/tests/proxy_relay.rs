@@ -131,7 +131,11 @@ async fn a_resolved_thread_is_announced_and_refuses_new_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_open_stream_history_and_resolved_state_still_catch_up() {
-    let stack = Stack::start(Ports::any()).await;
+    // This test reads ten times a second, as no widget does: lift the per-conversation read limit.
+    let stack = Stack::start_custom(Ports::any(), mews_sim::Config::default(), |c| {
+        c.guest_limits.reads_per_session = lobby_proxy::guard::Rate { burst: 1000.0, per_second: 100.0 };
+    })
+    .await;
     let (guest, _) =
         Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Nora Quist", Some(("c-1", "Hi"))).await;
     let thread = stack.sim().thread_of("Nora Quist").await;

@@ -93,9 +93,9 @@ async fn no_token_in_anything_the_browser_can_fetch_or_in_any_log_line() {
     stack.sim().staff_reply(&thread.id, "hi there").await;
     let ev = sse.next_message(Duration::from_secs(5)).await.expect("reply");
     fetched.push(("sse".into(), serde_json::to_vec(&ev.1).unwrap()));
-    // The session itself holds no token either.
-    let (payload, _) = guest.session.split_once('.').unwrap();
-    fetched.push(("session payload".into(), B64.decode(payload).unwrap()));
+    // The session itself holds no token either (nor, being sealed, anything else readable).
+    let (_, sealed) = guest.session.rsplit_once('.').unwrap();
+    fetched.push(("session payload".into(), B64.decode(sealed).unwrap()));
 
     for (what, bytes) in &fetched {
         assert_clean(what, bytes);
@@ -115,13 +115,24 @@ async fn a_guest_cannot_reach_another_thread_or_forge_a_session() {
     let (alice, _) = Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Alice", Some(("a-1", "mine"))).await;
     let (bob, _) =
         Guest::start(&stack.proxy_url, &stack.pages_url, PROPERTY, "Bob", Some(("b-1", "secret plans"))).await;
-    // Alice edits her session to name Bob's thread; the signature no longer matches.
-    let bob_claims: serde_json::Value =
-        serde_json::from_slice(&B64.decode(bob.session.split_once('.').unwrap().0).unwrap()).unwrap();
-    let (alice_payload, alice_sig) = alice.session.split_once('.').unwrap();
-    let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(alice_payload).unwrap()).unwrap();
-    claims["t"] = bob_claims["t"].clone();
-    let forged = format!("{}.{alice_sig}", B64.encode(serde_json::to_vec(&claims).unwrap()));
+    // Alice cannot read her session, let alone point it at Bob's thread: any change to the sealed
+    // part breaks it, and so does grafting Bob's sealed part onto her key id.
+    assert!(!alice.session.contains("Alice") && !bob.session.contains("Bob"));
+    let (alice_head, alice_sealed) = alice.session.rsplit_once('.').unwrap();
+    let mut raw = B64.decode(alice_sealed).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 0x01;
+    let forged = format!("{alice_head}.{}", B64.encode(&raw));
+    let (_, bob_sealed) = bob.session.rsplit_once('.').unwrap();
+    let grafted = format!("{}.{bob_sealed}x", alice_head);
+    let mut raw_b = B64.decode(bob_sealed).unwrap();
+    raw_b[30] ^= 0x80;
+    let mixed = format!("{alice_head}.{}", B64.encode(&raw_b));
+    for bad in [&grafted, &mixed] {
+        let resp =
+            alice.http.get(format!("{}/v1/conversation", stack.proxy_url)).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+    }
     let evil = Guest { session: forged, ..alice.clone() };
     let resp = evil
         .http

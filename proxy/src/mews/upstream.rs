@@ -43,7 +43,7 @@ use super::{
     client::{MewsClient, MewsError, oldest_first},
     limiter::{Lane, Limiter, Permit},
 };
-use crate::{metrics::Metrics, store::SharedStore};
+use crate::{metrics::Metrics, store::SharedStore, supervise::Health};
 
 /// How many times one logical write is attempted before the caller is told it failed.
 const MAX_ATTEMPTS: u32 = 8;
@@ -105,8 +105,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Starts the batching task; it ends when the `Upstream` is dropped.
-    pub fn start(client: MewsClient, limiter: Limiter, metrics: Arc<Metrics>, store: SharedStore) -> Arc<Self> {
+    /// Starts the batching task (supervised: a panic in it fails `/readyz`); it ends when the
+    /// `Upstream` is dropped.
+    pub fn start(
+        client: MewsClient,
+        limiter: Limiter,
+        metrics: Arc<Metrics>,
+        store: SharedStore,
+        health: &Health,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let up = Arc::new(Self {
             client,
@@ -118,7 +125,7 @@ impl Upstream {
             next_key: AtomicU64::new(1),
             wake: Notify::new(),
         });
-        tokio::spawn(run_batcher(Arc::downgrade(&up), rx));
+        crate::supervise::spawn_supervised("message batcher", health, run_batcher(Arc::downgrade(&up), rx));
         up
     }
 
@@ -479,7 +486,8 @@ mod tests {
 
     fn upstream(mews: &InProcessMews, capacity: usize) -> Arc<Upstream> {
         let store = Arc::new(crate::store::embedded::EmbeddedStore::in_memory().unwrap());
-        Upstream::start(mews.client(), Limiter::new(capacity, WINDOW), Arc::new(Metrics::default()), store)
+        let health = Health::default();
+        Upstream::start(mews.client(), Limiter::new(capacity, WINDOW), Arc::new(Metrics::default()), store, &health)
     }
 
     async fn get_thread(up: &Upstream, id: &str) -> Result<Vec<MessageThread>, MewsError> {

@@ -6,8 +6,9 @@
 //! `last_event_id` query parameter when the widget opens a new `EventSource` itself); then
 //! forwards new events. Each message event carries the Mews message id as its SSE `id`, so the
 //! browser always knows where it stands. Comments keep the connection alive through proxies;
-//! on shutdown every stream receives a `reconnect` event and ends, and the browser reconnects to
-//! a live instance with its last id.
+//! on shutdown, and when a stream reaches its maximum lifetime, it receives a `reconnect` event
+//! and ends, and the browser reconnects (to a live instance) with its last id. Streams are capped
+//! per conversation and per client address ([`crate::guard`]).
 
 use std::{convert::Infallible, sync::atomic::Ordering, time::Duration};
 
@@ -24,9 +25,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{cors::check_origin, extract::Query};
 use crate::{
+    client_ip::ClientAddr,
     error::{Error, Result},
     relay::hub::{Event, EventId, MARK_SLACK},
-    session::Session,
+    session::StreamSession,
     state::AppState,
 };
 
@@ -55,12 +57,16 @@ impl Drop for Connected<'_> {
 
 pub async fn stream(
     State(state): State<AppState>,
-    Session(claims): Session,
+    StreamSession(claims): StreamSession,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
     let property = state.property(&claims.p).cloned().ok_or(Error::NotFound)?;
     check_origin(&headers, &property.config.allowed_origins)?;
+    // Held by the stream's task: frees this conversation's and address's stream slots at its end.
+    let permit = state.guard().open_stream(&claims.t, client)?;
+    let ends_at = tokio::time::Instant::now() + state.server_limits().max_stream;
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -75,6 +81,7 @@ pub async fn stream(
     let task_state = state.clone();
     tokio::spawn(async move {
         let _connected = Connected(&task_state);
+        let _permit = permit;
         let thread = sub.thread.clone();
         // Resuming from an event the log does not hold (a restart, another instance, a long
         // sleep): the token's next poll reads this thread from that event's time, together with
@@ -126,7 +133,12 @@ pub async fn stream(
                     }
                 }
                 _ = tx.closed() => return,
+                // Shutdown, or the stream's maximum lifetime (`[server] max_stream_secs`).
                 _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
+                    let _ = tx.send(SseEvent::default().event(events::RECONNECT).data("{}").retry(Duration::from_millis(500))).await;
+                    return;
+                }
+                _ = tokio::time::sleep_until(ends_at) => {
                     let _ = tx.send(SseEvent::default().event(events::RECONNECT).data("{}").retry(Duration::from_millis(500))).await;
                     return;
                 }

@@ -18,12 +18,16 @@ pub mod widget;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request},
+    extract::{DefaultBodyLimit, MatchedPath, Request},
     http::HeaderValue,
     middleware,
     routing::{get, post},
 };
-use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{
+    LatencyUnit,
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
 
 use crate::state::AppState;
 
@@ -61,11 +65,17 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(
-            // Access log: method, path (never the query, which may hold a session or the webhook
-            // token), status and latency. Headers are not recorded.
-            TraceLayer::new_for_http().make_span_with(
-                |req: &Request| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
-            ),
+            // Access log at the default level: method, matched route (the path for the 404
+            // fallback; never the query, which may hold a session or the webhook token), status
+            // and latency, one line per answer. Headers are not recorded.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), MatchedPath::as_str);
+                    tracing::info_span!("http", method = %req.method(), route = %route)
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Millis))
+                .on_failure(()),
         )
         .with_state(state)
 }
@@ -115,5 +125,51 @@ mod tests {
             let (got, body) = call(&state, method, uri, session.map(String::as_str)).await;
             assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{method} {uri}: {body}");
         }
+    }
+
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// One line per answer at the default level, with the route and never the query. The
+    /// subscriber is global (the binary's only one): a thread-local one misses events when other
+    /// tests run in parallel, through tracing's per-callsite interest cache.
+    #[tokio::test]
+    async fn an_access_log_line_at_the_default_level_names_the_route_not_the_query() {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(crate::DEFAULT_LOG_FILTER))
+            .with_writer(move || Capture(writer.clone()))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
+        let state = InProcessMews::default().app_state();
+        let claims = Claims {
+            p: "hotel".into(),
+            t: "t-1".into(),
+            n: "Ann".into(),
+            s: String::new(),
+            iat: jiff::Timestamp::now().as_second(),
+        };
+        let session = state.sessions().sign(&claims);
+        let (status, _) = call(&state, "GET", "/v1/conversation/messages?limit=abc&marker=q9z", Some(&session)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("method=GET") && l.contains("route=/v1/conversation/messages"))
+            .unwrap_or_else(|| panic!("no access-log line in:\n{text}"));
+        assert!(line.contains("status=400") && line.contains("latency="), "{line}");
+        assert!(!text.contains("q9z") && !text.contains("limit=abc"), "a query reached the log:\n{text}");
+        assert!(!text.contains(&session), "a session reached the log");
     }
 }

@@ -2,11 +2,9 @@
 //! history. Input is parsed and validated here, at the edge, into clear `invalid_input` errors
 //! naming the field; everything behind trusts it.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
-    extract::{ConnectInfo, State, rejection::JsonRejection},
+    extract::{State, rejection::JsonRejection},
     http::HeaderMap,
 };
 use jiff::Timestamp;
@@ -20,6 +18,7 @@ use super::{
     extract::{Path, Query},
 };
 use crate::{
+    client_ip::ClientAddr,
     conversation::{self, GUEST_WAIT, history::load_newest},
     error::{Error, Result},
     session::{Claims, Session},
@@ -45,10 +44,20 @@ fn text_field(field: &'static str, value: &str, max: usize, required: bool) -> R
     Ok(Some(v.to_owned()))
 }
 
+/// Bidirectional controls (embeddings, overrides, isolates, marks) that can make a name or topic
+/// read differently in the staff inbox (`Ann\u{202E}gnp.exe`).
+const BIDI_CONTROLS: [char; 12] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    '\u{200E}', '\u{200F}', '\u{061C}',
+];
+
 fn single_line(field: &'static str, value: &str, max: usize, required: bool) -> Result<Option<String>> {
     let v = text_field(field, value, max, required)?;
     if v.as_deref().is_some_and(|v| v.contains(['\n', '\r', '\t'])) {
         return Err(Error::invalid(field, format!("{field} must be a single line")));
+    }
+    if v.as_deref().is_some_and(|v| v.contains(BIDI_CONTROLS)) {
+        return Err(Error::invalid(field, format!("{field} contains text-direction control characters")));
     }
     Ok(v)
 }
@@ -95,7 +104,7 @@ pub async fn start(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     body: std::result::Result<Json<StartConversation>, JsonRejection>,
 ) -> Result<Json<Started>> {
     let p = property(&state, &id)?;
@@ -113,7 +122,7 @@ pub async fn start(
     let reservation =
         single_line("reservation", req.reservation.as_deref().unwrap_or(""), limits::MAX_REF_CHARS, false)?;
     let first = req.message.as_ref().map(parse_message).transpose()?;
-    state.guard().check(None, Some(peer.ip())).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+    state.guard().check_start(&id, client)?;
 
     // Staff see the guest's contact details in the inbox list, where they decide what to open.
     let topic_text = topic.unwrap_or_else(|| "Website chat".to_owned());
@@ -176,9 +185,11 @@ pub async fn conversation(
     State(state): State<AppState>,
     Session(claims): Session,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
 ) -> Result<Json<ConversationInfo>> {
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
+    state.guard().check_read(&claims.t, client)?;
     let thread = state.hub().thread(&claims.p, &claims.t);
     load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
     Ok(Json(ConversationInfo { property: claims.p, name: claims.n, topic: claims.s, resolved: thread.resolved() }))
@@ -196,10 +207,12 @@ pub async fn history(
     State(state): State<AppState>,
     Session(claims): Session,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<History>> {
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
+    state.guard().check_read(&claims.t, client)?;
     let limit = q.limit.unwrap_or(50).clamp(1, limits::MAX_HISTORY_PAGE);
     for (field, v) in [("before", &q.before), ("after", &q.after)] {
         if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 120) {
@@ -215,14 +228,14 @@ pub async fn send(
     State(state): State<AppState>,
     Session(claims): Session,
     headers: HeaderMap,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     body: std::result::Result<Json<NewMessage>, JsonRejection>,
 ) -> Result<Json<ChatMessage>> {
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
     let Json(req) = body?;
     let m = parse_message(&req)?;
-    state.guard().check(Some(&claims.t), Some(peer.ip())).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+    state.guard().check(Some(&claims.t), Some(client)).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
     let thread = state.hub().thread(&claims.p, &claims.t);
     if !thread.is_current() {
         load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
@@ -255,5 +268,26 @@ mod tests {
         assert!(single_line("name", "Jane\nDoe", 80, true).is_err());
         assert_eq!(single_line("name", " Jane ", 80, true).unwrap().as_deref(), Some("Jane"));
         assert_eq!(single_line("topic", "", 80, false).unwrap(), None);
+    }
+
+    #[test]
+    fn names_and_topics_reject_bidi_controls() {
+        for c in BIDI_CONTROLS {
+            let name = format!("Ann{c}gnp.exe");
+            assert!(
+                matches!(single_line("name", &name, 80, true), Err(Error::InvalidInput { field: Some("name"), .. })),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        assert!(matches!(
+            single_line("topic", "a\u{2067}b", 80, false),
+            Err(Error::InvalidInput { field: Some("topic"), .. })
+        ));
+        assert_eq!(
+            single_line("name", "مريم", 80, true).unwrap().as_deref(),
+            Some("مريم"),
+            "right-to-left text is fine"
+        );
     }
 }
