@@ -34,7 +34,8 @@ test: $(TEST_PHASES)
 	@echo "make test: all green"
 
 bench: setup widget
-	$(LINTED) cargo run -q -p lobby-e2e --bin lobby-bench
+	cargo build -q --release -p lobby-proxy --bin lobby
+	$(LINTED) LOBBY_RELEASE_BIN=$(CURDIR)/target/release/lobby cargo run -q -p lobby-e2e --bin lobby-bench
 
 setup:
 	./scripts/setup.sh

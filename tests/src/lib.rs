@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod guest;
+pub mod idle;
 pub mod latency;
 pub mod load;
 pub mod process;

@@ -24,6 +24,12 @@ impl LobbyProcess {
     /// Starts `exe` (a test's `env!("CARGO_BIN_EXE_lobby-proc")`) for the stack's simulator with
     /// its store at `store`, and waits until it answers `/healthz`.
     pub async fn start(exe: &str, stack: &Stack, store: &Path) -> Self {
+        Self::start_with(exe, stack, store, "").await
+    }
+
+    /// Like [`LobbyProcess::start`], with more TOML appended to the configuration (tables such
+    /// as `[server]` or `[guest_limits]`).
+    pub async fn start_with(exe: &str, stack: &Stack, store: &Path, extra_toml: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = store.with_extension("toml");
         let toml = format!(
@@ -38,6 +44,7 @@ client_token = {{ env = "LOBBY_TEST_CLIENT_TOKEN" }}
 access_token = {{ env = "LOBBY_TEST_ACCESS_TOKEN" }}
 enterprise_id = "{enterprise}"
 allowed_origins = ["{origin}"]
+{extra_toml}
 "#,
             store = store.display(),
             sim = stack.sim_url,
@@ -67,6 +74,11 @@ allowed_origins = ["{origin}"]
         })
         .await;
         Self { url, child, exe, config, port }
+    }
+
+    /// The process id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no flush, no goodbye.

@@ -5,7 +5,10 @@
 //! - reply latency: 300 staff replies over 60 s across 50 live conversations with webhooks lagging
 //!   minutes: every reply arrives, p95 within 2 s.
 //!
-//! `lobby-bench load` or `lobby-bench latency` runs one of them; no argument runs both.
+//! - idle streams: resident memory of the release `lobby` per idle SSE stream at 10k and 50k
+//!   streams (needs `LOBBY_RELEASE_BIN`, which `make bench` builds and sets).
+//!
+//! `lobby-bench load`, `latency` or `idle` runs one of them; no argument runs all.
 
 use std::time::Duration;
 
@@ -17,8 +20,8 @@ use lobby_e2e::{
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
-    if !matches!(which.as_str(), "" | "load" | "latency") {
-        eprintln!("usage: lobby-bench [load|latency]");
+    if !matches!(which.as_str(), "" | "load" | "latency" | "idle") {
+        eprintln!("usage: lobby-bench [load|latency|idle]");
         std::process::exit(2);
     }
     if which.is_empty() || which == "load" {
@@ -36,5 +39,14 @@ async fn main() {
     if which.is_empty() || which == "latency" {
         println!("== reply latency: 300 staff replies over 60 s, 50 conversations ==");
         latency::run(Latency { guests: 50, replies: 300, every: Duration::from_millis(200) }).await;
+    }
+    if which.is_empty() || which == "idle" {
+        println!("== idle SSE streams: resident memory of the release lobby ==");
+        let exe = std::env::var("LOBBY_RELEASE_BIN").unwrap_or_else(|_| "target/release/lobby".into());
+        let steps: Vec<usize> = match std::env::var("LOBBY_IDLE_STEPS") {
+            Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+            Err(_) => vec![10_000, 50_000],
+        };
+        lobby_e2e::idle::run(std::path::Path::new(&exe), &steps).await;
     }
 }
