@@ -25,6 +25,7 @@ mod widget_tabs;
 /// (`-- timed:: --test-threads=1`), so no other test shares the machine's two cores with them.
 mod timed {
     mod proxy_edge_idle;
+    mod proxy_flood;
     mod proxy_latency;
     mod proxy_load;
     mod widget_budget;

@@ -19,7 +19,7 @@ use super::GUEST_WAIT;
 use crate::{
     error::Error,
     mews::client::{MewsError, oldest_first},
-    relay::hub::{EventId, MARK_SLACK, Thread, to_chat},
+    relay::hub::{EventId, MARK_SLACK, OlderPage, Thread, to_chat},
     state::Property,
 };
 
@@ -80,22 +80,42 @@ pub async fn page(
         if let Some((messages, more)) = thread.before(before, limit as usize) {
             return Ok(answer(messages, more));
         }
+        // One read at a time per thread, and the same question again is answered from the last
+        // answer: a client repeating a page (or inventing ids) cannot multiply Mews calls.
+        let mut cached = tokio::time::timeout_at(deadline, thread.older_page.lock())
+            .await
+            .map_err(|_| Error::Upstream(super::busy(std::time::Duration::from_secs(2))))?;
+        if let Some(c) = cached.as_ref().filter(|c| {
+            c.before == before && c.limit == limit && c.at.elapsed() < crate::relay::hub::OLDER_PAGE_FRESH_FOR
+        }) {
+            return match &c.page {
+                Some((messages, more)) => Ok(answer(messages.clone(), *more)),
+                None => Err(Error::invalid("before", "unknown message id")),
+            };
+        }
         let ids = vec![thread.id.clone()];
         let cursor = Some(before.to_owned());
-        let page = property
+        let read = property
             .upstream
             .read("messages/getAll", Some(deadline), |c| {
                 let (ids, cursor) = (ids.clone(), cursor.clone());
                 async move { c.get_messages(&ids, None, limit, cursor).await }
             })
-            .await
-            .map_err(|e| match e {
-                MewsError::Rejected { .. } => Error::invalid("before", "unknown message id"),
-                other => Error::Upstream(other),
-            })?;
-        let more = page.messages.len() as u32 >= limit;
-        let messages = oldest_first(page.messages).iter().map(|m| to_chat(m, None)).collect();
-        return Ok(answer(messages, more));
+            .await;
+        let page = match read {
+            Ok(page) => {
+                let more = page.messages.len() as u32 >= limit;
+                let messages: Vec<ChatMessage> = oldest_first(page.messages).iter().map(|m| to_chat(m, None)).collect();
+                Some((messages, more))
+            }
+            Err(MewsError::Rejected { .. }) => None,
+            Err(other) => return Err(Error::Upstream(other)),
+        };
+        *cached = Some(OlderPage { before: before.to_owned(), limit, at: Instant::now(), page: page.clone() });
+        return match page {
+            Some((messages, more)) => Ok(answer(messages, more)),
+            None => Err(Error::invalid("before", "unknown message id")),
+        };
     }
     // Not in the log after catching up (older than it keeps, an unknown id): the newest page
     // below, deduped by id in the widget.

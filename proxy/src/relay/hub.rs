@@ -84,6 +84,20 @@ pub struct Thread {
     covered: watch::Sender<Option<Timestamp>>,
     /// Held while the thread's newest page is loaded: concurrent loads become one.
     pub loading: tokio::sync::Mutex<()>,
+    /// The last older-history page read from Mews (asking for it again within
+    /// [`OLDER_PAGE_FRESH_FOR`] costs no call); also held while such a page is read.
+    pub older_page: tokio::sync::Mutex<Option<OlderPage>>,
+}
+
+/// How long an older-history page read from Mews answers the same question again.
+pub const OLDER_PAGE_FRESH_FOR: Duration = Duration::from_secs(30);
+
+/// A `before=` page as Mews answered it: `None` when Mews did not know the id.
+pub struct OlderPage {
+    pub before: String,
+    pub limit: u32,
+    pub at: Instant,
+    pub page: Option<(Vec<ChatMessage>, bool)>,
 }
 
 struct ThreadState {
@@ -352,6 +366,7 @@ impl Hub {
                     }),
                     covered: watch::channel(None).0,
                     loading: tokio::sync::Mutex::new(()),
+                    older_page: tokio::sync::Mutex::new(None),
                 })
             })
             .clone()
