@@ -49,7 +49,7 @@ async fn an_aborted_start_retried_with_the_same_key_is_one_conversation() {
         .sim()
         .fault(json!({"operation": "messageThreads/add", "kind": {"type": "latency", "ms": 1500}, "next": 1}))
         .await;
-    let body = Guest::start_body("key-abort-1", "Sam Twice", None);
+    let body = Guest::start_body("key-abort-0123456789", "Sam Twice", None);
     let aborted = Guest::start_raw(&impatient(), &stack.proxy_url, &stack.pages_url, PROPERTY, &body).await;
     assert!(aborted.is_err(), "the first start was abandoned by the client");
     let resp =
@@ -104,7 +104,7 @@ async fn killed_between_thread_creation_and_its_answer_the_retry_after_restart_i
             json!({"operation": "messageThreads/add", "kind": {"type": "commit_then_stall", "ms": 30000}, "next": 1}),
         )
         .await;
-    let body = Guest::start_body("key-kill-1", "Nina Crash", None);
+    let body = Guest::start_body("key-kill-0123456789", "Nina Crash", None);
     let in_flight = {
         let (url, origin, body) = (lobby.url.clone(), stack.pages_url.clone(), body.clone());
         tokio::spawn(async move { Guest::start_raw(&reqwest::Client::new(), &url, &origin, PROPERTY, &body).await })
@@ -118,5 +118,24 @@ async fn killed_between_thread_creation_and_its_answer_the_retry_after_restart_i
     assert_eq!(threads_named(&stack, "Nina Crash").await, 1, "one thread, not two");
     assert_eq!(stack.sim().count_text(&thread, "Still one conversation?").await, 1, "bound to the thread Mews made");
     drop(lobby);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_key_sent_again_with_another_guests_details_opens_nothing_of_the_first() {
+    let stack = Stack::start(Ports::any()).await;
+    let http = reqwest::Client::new();
+    let key = "key-shared-0123456789";
+    let body = Guest::start_body(key, "Ann First", None);
+    let first = Guest::start_raw(&http, &stack.proxy_url, &stack.pages_url, PROPERTY, &body).await.unwrap();
+    let (ann, _) = Guest::started(&stack.proxy_url, &stack.pages_url, first).await;
+    ann.send("c-1", "My room number is 214").await;
+    // Someone who learnt (or guessed) Ann's key tries it with their own details.
+    let body = Guest::start_body(key, "Eve Other", None);
+    let resp = Guest::start_raw(&http, &stack.proxy_url, &stack.pages_url, PROPERTY, &body).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["field"], "key", "{err}");
+    assert!(!err.to_string().contains("214") && err.get("session").is_none());
     stack.stop().await;
 }

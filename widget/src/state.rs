@@ -81,6 +81,13 @@ pub struct Chat {
 }
 
 /// A fresh client id for a guest message: time plus randomness, unique enough per guest.
+/// A conversation's start key: 122 random bits from the browser's CSPRNG (a secure context:
+/// every https page, and localhost), so nobody can guess another guest's key; `client_id()` where
+/// `crypto` is missing.
+pub fn start_key() -> String {
+    web_sys::window().and_then(|w| w.crypto().ok()).map(|c| c.random_uuid()).unwrap_or_else(client_id)
+}
+
 pub fn client_id() -> String {
     let t = js_sys::Date::now() as u64;
     let r = (js_sys::Math::random() * 4_294_967_296.0) as u64;

@@ -60,6 +60,7 @@ async fn create(state: &AppState, property: &Property, key: String, req: Request
         return Err(Error::Upstream(busy(std::time::Duration::from_secs(5))));
     }
     let reference = new_reference();
+    let req_subject = req.subject.clone();
     let record = StartRecord {
         property: property.config.id.clone(),
         key: key.clone(),
@@ -70,7 +71,15 @@ async fn create(state: &AppState, property: &Property, key: String, req: Request
         started: Timestamp::now().as_second(),
         thread: None,
     };
-    let record = match state.store().begin_start(record.clone()).await? {
+    let existing = state.store().begin_start(record.clone()).await?;
+    // A retry repeats its form; a key that comes back with another guest's details is not a
+    // retry (a guessed or replayed key) and gets nothing of the first conversation.
+    if let Some(e) = &existing
+        && (e.name != record.name || e.topic != record.topic || !e.subject.starts_with(&req_subject))
+    {
+        return Err(Error::invalid("key", "this key belongs to another conversation; start again"));
+    }
+    let record = match existing {
         None => record,
         Some(done) if done.thread.is_some() => return Ok(done),
         // Left pending: it may exist in Mews already.

@@ -176,7 +176,7 @@ fn parse_key(key: &str) -> Result<String> {
         || k.len() > limits::MAX_CLIENT_ID_CHARS
         || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(Error::invalid("key", "key must be 1–64 letters, digits, '-' or '_'"));
+        return Err(Error::invalid("key", "key must be 16–64 letters, digits, '-' or '_'"));
     }
     Ok(k.to_owned())
 }

@@ -35,7 +35,7 @@ async fn a_real_guest_starts_a_chat_within_two_seconds_during_an_anonymous_read_
     .await;
     let http = reqwest::Client::new();
     let attacker = {
-        let body = Guest::start_body("flood-key", "Mallory", None);
+        let body = Guest::start_body("flood-key-0123456789", "Mallory", None);
         let resp = http
             .post(format!("{}/v1/properties/{PROPERTY}/conversations", stack.proxy_url))
             .header("origin", &stack.pages_url)
@@ -82,7 +82,7 @@ async fn a_real_guest_starts_a_chat_within_two_seconds_during_an_anonymous_read_
     // The real guest arrives in the middle of it.
     let t0 = Instant::now();
     let body = Guest::start_body(
-        "real-guest-key",
+        "real-guest-key-0123456789",
         "Grace Real",
         Some(lobby_protocol::NewMessage { client_id: "c-1".into(), text: "Do you have a room for tonight?".into() }),
     );

@@ -8,7 +8,7 @@ use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
 use crate::i18n::Key;
-use crate::state::{Chat, client_id};
+use crate::state::{Chat, client_id, start_key};
 
 /// The form (`lobby-name`, `lobby-topic`, `lobby-email`, `lobby-first-message`, `lobby-start`).
 #[component]
@@ -19,7 +19,7 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
     let failed = RwSignal::new(false);
     let checked = RwSignal::new(false);
     // One start key for this form: a second submit after a failure is the same conversation.
-    let key = StoredValue::new(client_id());
+    let key = StoredValue::new(start_key());
     let no_name = move || checked.get() && chat.name.with(|n| n.trim().is_empty());
     let no_topic = move || checked.get() && topic.with(|t| t.trim().is_empty());
     let submit = move |ev: SubmitEvent| {
