@@ -22,7 +22,16 @@ use crate::{
 };
 
 /// Starts running on this instance, by (property, start key).
-pub type Starts = Running<StartRecord>;
+pub type Starts = Running<Opened>;
+
+/// A started conversation.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub record: StartRecord,
+    /// Created by this start (or found after its answer was lost): no message can be in it yet.
+    /// `false` when the key's conversation was answered before (a retry after a lost answer).
+    pub new: bool,
+}
 
 /// Characters of a conversation reference: no 0/O, 1/I/L, U (Crockford's choice).
 const REFERENCE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -46,7 +55,7 @@ pub struct Request {
 
 /// Creates the conversation (or returns the one this key created) and waits for it, at most
 /// [`GUEST_WAIT`].
-pub async fn start(state: &AppState, property: &Arc<Property>, req: Request) -> Result<StartRecord, Error> {
+pub async fn start(state: &AppState, property: &Arc<Property>, req: Request) -> Result<Opened, Error> {
     let key = req.key.clone().unwrap_or_else(|| format!("anonymous-{}", new_reference()));
     let (st, p) = (state.clone(), property.clone());
     let rx = state.starts().join_or_spawn((property.config.id.clone(), key.clone()), move || async move {
@@ -55,7 +64,7 @@ pub async fn start(state: &AppState, property: &Arc<Property>, req: Request) -> 
     Starts::outcome(rx, Instant::now() + GUEST_WAIT).await
 }
 
-async fn create(state: &AppState, property: &Property, key: String, req: Request) -> Result<StartRecord, Error> {
+async fn create(state: &AppState, property: &Property, key: String, req: Request) -> Result<Opened, Error> {
     if !state.recovered_by(Instant::now() + GUEST_WAIT).await {
         return Err(Error::Upstream(busy(std::time::Duration::from_secs(5))));
     }
@@ -81,7 +90,7 @@ async fn create(state: &AppState, property: &Property, key: String, req: Request
     }
     let record = match existing {
         None => record,
-        Some(done) if done.thread.is_some() => return Ok(done),
+        Some(done) if done.thread.is_some() => return Ok(Opened { record: done, new: false }),
         // Left pending: it may exist in Mews already.
         Some(pending) => {
             let since = Timestamp::from_second(pending.started).unwrap_or_else(|_| Timestamp::now());
@@ -104,13 +113,13 @@ async fn create(state: &AppState, property: &Property, key: String, req: Request
     }
 }
 
-async fn finish(state: &AppState, mut record: StartRecord, thread: String) -> Result<StartRecord, Error> {
+async fn finish(state: &AppState, mut record: StartRecord, thread: String) -> Result<Opened, Error> {
     if let Err(e) = state.store().finish_start(&record.property, &record.key, &thread).await {
         // The thread exists; a retry finds it by its reference.
         tracing::error!(error = %e, "could not record a created thread");
     }
     record.thread = Some(thread);
-    Ok(record)
+    Ok(Opened { record, new: true })
 }
 
 #[cfg(test)]

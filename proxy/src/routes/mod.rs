@@ -104,9 +104,8 @@ mod tests {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
-    #[tokio::test]
-    async fn a_bad_query_path_or_method_gets_the_json_error_body() {
-        let state = InProcessMews::default().app_state();
+    /// A session for thread `t-1` of the in-process property.
+    fn session_for(state: &AppState) -> String {
         let claims = Claims {
             p: "hotel".into(),
             t: "t-1".into(),
@@ -114,7 +113,13 @@ mod tests {
             s: String::new(),
             iat: jiff::Timestamp::now().as_second(),
         };
-        let session = state.sessions().sign(&claims);
+        state.sessions().sign(&claims)
+    }
+
+    #[tokio::test]
+    async fn a_bad_query_path_or_method_gets_the_json_error_body() {
+        let state = InProcessMews::default().app_state();
+        let session = session_for(&state);
         let cases = [
             ("GET", "/v1/conversation/messages?limit=abc", Some(&session), StatusCode::BAD_REQUEST, "invalid_input"),
             ("GET", "/v1/properties/%FF", None, StatusCode::BAD_REQUEST, "invalid_input"),
@@ -153,14 +158,7 @@ mod tests {
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
         let state = InProcessMews::default().app_state();
-        let claims = Claims {
-            p: "hotel".into(),
-            t: "t-1".into(),
-            n: "Ann".into(),
-            s: String::new(),
-            iat: jiff::Timestamp::now().as_second(),
-        };
-        let session = state.sessions().sign(&claims);
+        let session = session_for(&state);
         let (status, _) = call(&state, "GET", "/v1/conversation/messages?limit=abc&marker=q9z", Some(&session)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();

@@ -134,9 +134,10 @@ pub async fn start(
         subject.push_str(&format!(" · Reservation {r}"));
     }
     let key = req.key.as_deref().map(parse_key).transpose()?;
-    let started =
+    let opened =
         conversation::start::start(&state, p, conversation::start::Request { key, name, topic: topic_text, subject })
             .await?;
+    let started = opened.record;
     let thread_id = started.thread.clone().expect("a started conversation has a thread");
     let claims = Claims {
         p: id.clone(),
@@ -147,7 +148,7 @@ pub async fn start(
     };
     let session = state.sessions().sign(&claims);
     let slot = state.hub().thread(&id, &thread_id);
-    if !slot.resolved_known() {
+    if opened.new && !slot.resolved_known() {
         slot.mark_new(); // a new thread has no history to load
     }
     let message = match first {
