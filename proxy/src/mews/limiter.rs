@@ -8,10 +8,11 @@
 //! changed limit), [`Limiter::penalize`] stops all traffic for the `Retry-After` time, or for an
 //! exponentially growing pause when Mews sent none.
 //!
-//! Two lanes share the budget. **Writes** (guest messages, new conversations) may fill all of it
-//! and go first: while a write waits, no read is granted. **Reads** (polls, history, loads) may
-//! fill only [`READ_SHARE`] of it, so a burst of reads can never leave a guest's message waiting
-//! for the window to slide. Within a lane, waiters queue on a fair (FIFO) mutex, so callers are
+//! Two lanes share the budget. **Writes** (guest messages, new conversations) go first: while a
+//! write waits, no read is granted beyond the read floor. **Reads** (polls, history, loads) may
+//! fill only [`READ_SHARE`] of the window, so a burst of reads can never leave a guest's message
+//! waiting for the window to slide; and writes always leave [`READ_FLOOR`] of it to reads, so a
+//! burst of new conversations cannot stop the polls that bring staff replies. Within a lane, waiters queue on a fair (FIFO) mutex, so callers are
 //! served in arrival order. A caller that cannot wait for ever (a guest's HTTP request) uses
 //! [`Limiter::acquire_by`] with a deadline.
 
@@ -35,10 +36,15 @@ pub enum Lane {
 /// 160 requests per 30 s, reads get 120 and 40 stay free for guests' messages.
 pub const READ_SHARE: f64 = 0.75;
 
+/// The share of the budget always left to reads: the once-a-second polls and the resolved checks
+/// of a token take 33 requests per 30 s; with the default 160, reads keep 40.
+pub const READ_FLOOR: f64 = 0.25;
+
 #[derive(Debug)]
 pub struct Limiter {
     capacity: usize,
     read_capacity: usize,
+    read_floor: usize,
     window: Duration,
     /// Held by the one waiter of each lane whose turn it is, across its sleeps: FIFO fairness.
     write_turn: tokio::sync::Mutex<()>,
@@ -53,10 +59,11 @@ pub struct Limiter {
 
 #[derive(Debug)]
 struct State {
-    /// One entry per request in the window. `None` while the request is in flight: Mews counts it
-    /// from when it *arrived*, which we only bound by when its answer came back, so a slot
-    /// expires one window after completion — never earlier than Mews frees it.
-    slots: Vec<(u64, Option<Instant>)>,
+    /// One entry per request in the window: its id, when it completed and its lane. `None` while
+    /// the request is in flight: Mews counts it from when it *arrived*, which we only bound by when
+    /// its answer came back, so a slot expires one window after completion — never earlier than
+    /// Mews frees it.
+    slots: Vec<(u64, Option<Instant>, Lane)>,
     next_id: u64,
     blocked_until: Option<Instant>,
     backoff: Duration,
@@ -74,7 +81,7 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         let mut st = self.limiter.state();
         let now = Instant::now();
-        if let Some(slot) = st.slots.iter_mut().find(|(id, _)| *id == self.id) {
+        if let Some(slot) = st.slots.iter_mut().find(|(id, _, _)| *id == self.id) {
             slot.1 = Some(now);
         }
         drop(st);
@@ -113,6 +120,7 @@ impl Limiter {
         Self {
             capacity,
             read_capacity: ((capacity as f64 * READ_SHARE).floor() as usize).max(1),
+            read_floor: (capacity as f64 * READ_FLOOR).floor() as usize,
             window,
             write_turn: tokio::sync::Mutex::new(()),
             read_turn: tokio::sync::Mutex::new(()),
@@ -144,10 +152,6 @@ impl Limiter {
             Lane::Write => self.write_turn.lock().await,
             Lane::Read => self.read_turn.lock().await,
         };
-        let limit = match lane {
-            Lane::Write => self.capacity,
-            Lane::Read => self.read_capacity,
-        };
         loop {
             // Register for completions before looking, so none is missed while we sleep.
             let completed = self.completed.notified();
@@ -155,22 +159,35 @@ impl Limiter {
                 let mut st = self.state();
                 let now = Instant::now();
                 let window = self.window;
-                st.slots.retain(|(_, at)| at.is_none_or(|t| now.duration_since(t) < window));
-                let writes_first = lane == Lane::Read && self.writers_waiting.load(Ordering::Acquire) > 0;
+                st.slots.retain(|(_, at, _)| at.is_none_or(|t| now.duration_since(t) < window));
+                let reads = st.slots.iter().filter(|(_, _, l)| *l == Lane::Read).count();
+                let limit = match lane {
+                    // Writes leave the reads' floor free.
+                    Lane::Write => self.capacity - self.read_floor.saturating_sub(reads),
+                    Lane::Read => self.read_capacity,
+                };
+                let used = match lane {
+                    Lane::Write => st.slots.len(),
+                    Lane::Read => st.slots.len().max(reads),
+                };
+                let writes_first =
+                    lane == Lane::Read && reads >= self.read_floor && self.writers_waiting.load(Ordering::Acquire) > 0;
                 match st.blocked_until {
                     Some(until) if until > now => Some(until),
                     _ if writes_first => None,
                     _ => {
                         st.blocked_until = None;
-                        if st.slots.len() < limit {
+                        let below_floor =
+                            lane == Lane::Read && reads < self.read_floor && st.slots.len() < self.capacity;
+                        if used < limit || below_floor {
                             let id = st.next_id;
                             st.next_id += 1;
-                            st.slots.push((id, None));
+                            st.slots.push((id, None, lane));
                             return Permit { limiter: self, id };
                         }
                         // Full: the earliest completed slot frees first; if all are in flight,
                         // wait for one to complete.
-                        st.slots.iter().filter_map(|(_, at)| *at).min().map(|t| t + window)
+                        st.slots.iter().filter_map(|(_, at, _)| *at).min().map(|t| t + window)
                     }
                 }
             };
@@ -200,7 +217,7 @@ impl Limiter {
         if let Some(until) = st.blocked_until.filter(|u| *u > now) {
             return until - now;
         }
-        let oldest = st.slots.iter().filter_map(|(_, at)| *at).min();
+        let oldest = st.slots.iter().filter_map(|(_, at, _)| *at).min();
         match oldest {
             Some(t) if st.slots.len() >= self.read_capacity => (t + self.window).saturating_duration_since(now),
             _ => Duration::from_secs(1),
@@ -241,7 +258,7 @@ impl Limiter {
     pub fn used(&self) -> usize {
         let st = self.state();
         let now = Instant::now();
-        st.slots.iter().filter(|(_, at)| at.is_none_or(|t| now.duration_since(t) < self.window)).count()
+        st.slots.iter().filter(|(_, at, _)| at.is_none_or(|t| now.duration_since(t) < self.window)).count()
     }
 }
 
@@ -325,5 +342,32 @@ mod tests {
         };
         let (read_at, write_at) = (read.await.unwrap(), write.await.unwrap());
         assert!(write_at <= read_at, "write at {write_at:?}, read at {read_at:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_writes_leaves_the_read_floor_so_polls_go_on() {
+        let l = std::sync::Arc::new(Limiter::new(8, Duration::from_secs(10)));
+        // Eight writes at once (new conversations): six go now, two wait for the window.
+        let writes: Vec<_> = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                tokio::spawn(async move {
+                    drop(l.acquire(Lane::Write).await);
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // The polls still get their two slots at once, although writes are waiting.
+        let t0 = Instant::now();
+        drop(l.acquire(Lane::Read).await);
+        drop(l.acquire(Lane::Read).await);
+        assert!(t0.elapsed() < Duration::from_millis(10), "{:?}", t0.elapsed());
+        let mut done = Vec::new();
+        for w in writes {
+            done.push(w.await.unwrap().duration_since(t0));
+        }
+        let at_once = done.iter().filter(|d| **d < Duration::from_secs(1)).count();
+        assert_eq!(at_once, 6, "{done:?}");
     }
 }
