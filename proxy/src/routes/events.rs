@@ -65,8 +65,12 @@ struct Live {
     ends_at: tokio::time::Instant,
     /// Events ready to go out (the replay, a lagged stream's resend).
     ready: VecDeque<SseEvent>,
-    /// Ids replayed from the log that may also arrive from the broadcast: sent once.
+    /// Ids replayed from the log that may also arrive from the broadcast (and the event the
+    /// stream resumed from): sent once.
     replayed: HashSet<String>,
+    /// Resumed from an event of this time that the log did not hold: the catch-up poll reads
+    /// from a little earlier; what is older than the event the browser already has.
+    resumed_at: Option<jiff::Timestamp>,
     last_sent: Option<String>,
     ended: bool,
 }
@@ -95,6 +99,8 @@ impl Live {
             tokio::select! {
                 ev = self.sub.rx.recv() => match ev {
                     Ok(Event::Message(m)) if self.replayed.remove(&m.id) => {}
+                    Ok(Event::Message(m))
+                        if self.resumed_at.is_some_and(|t| m.at.parse::<jiff::Timestamp>().is_ok_and(|at| at < t)) => {}
                     Ok(Event::Message(m)) => {
                         self.last_sent = Some(m.id.clone());
                         self.ready.push_back(message_event(&m));
@@ -148,10 +154,12 @@ pub async fn stream(
     // Resuming from an event the log does not hold (a restart, another instance, a long sleep):
     // the token's next poll reads this thread from that event's time, together with every other
     // thread that needs it, and the messages arrive on the broadcast as new events.
+    let mut resumed_at = None;
     if let Some(EventId { at: Some(at), id }) = &last_id
         && !thread.holds(id)
     {
         thread.rewind(*at - MARK_SLACK);
+        resumed_at = Some(*at);
     }
     property.upstream.wake.notify_one();
     let last_id = last_id.map(|e| e.id);
@@ -162,7 +170,8 @@ pub async fn stream(
         sub,
         ends_at,
         ready: VecDeque::new(),
-        replayed: HashSet::new(),
+        replayed: last_id.iter().cloned().collect(),
+        resumed_at,
         last_sent: last_id.clone(),
         ended: false,
     };
