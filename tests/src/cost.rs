@@ -235,7 +235,7 @@ pub async fn run(shape: Cost) -> Vec<Cell> {
     }
     assert_eq!(checked, max_threads);
     println!(
-        "{messages} guest messages, each in Mews exactly once; 429s from Mews: 0; sends retried after 503/429: {}",
+        "{messages} guest messages, each in Mews exactly once; 429s from Mews: 0; sends retried (503 busy, 429, no answer): {}",
         retries.load(Ordering::Relaxed)
     );
 

@@ -96,12 +96,30 @@ impl Guest {
     }
 
     /// Sends as the widget's outbox does: a `503 busy` or `429` with `Retry-After` is retried
-    /// after that pause with the same `client_id`. Returns how many retries it took; panics on
-    /// any other failure.
+    /// after that pause with the same `client_id`, and so is a request that got no answer (a
+    /// pooled keep-alive connection the proxy closed as it was reused: the proxy closes idle
+    /// connections after `header_read_timeout_secs`, 10 s). Returns how many retries it took;
+    /// panics on any other failure.
     pub async fn send_retrying(&self, client_id: &str, text: &str) -> u32 {
         let mut retries = 0;
         loop {
-            let resp = self.send_raw(client_id, text).await;
+            let sent = self
+                .http
+                .post(format!("{}/v1/conversation/messages", self.proxy))
+                .header("origin", &self.origin)
+                .bearer_auth(&self.session)
+                .json(&NewMessage { client_id: client_id.into(), text: text.into() })
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(_) if retries < 100 => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                Err(e) => panic!("send {client_id}: {e}"),
+            };
             match retry_after(&resp) {
                 Some(pause) if retries < 100 => {
                     retries += 1;

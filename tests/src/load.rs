@@ -135,7 +135,7 @@ pub async fn run(load: Load) -> LoadReport {
     println!(
         "{messages} messages offered in {offered_in:?}, all confirmed after {drained_in:?}; upstream requests {calls} \
          of a budget of {budget:.0} in that time ({:.0} %); messages/add calls {adds}; {:.1} guest messages per messages/add; \
-         429s from Mews: {}; sends retried after 503/429: {}",
+         429s from Mews: {}; sends retried (503 busy, 429, no answer): {}",
         100.0 * report.budget_share_used,
         report.messages_per_add,
         metric(&after, "lobby_upstream_429_total"),
