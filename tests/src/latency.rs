@@ -80,6 +80,15 @@ async fn open_conversations(stack: &Stack, n: usize, prefix: &str, received: &Re
     threads
 }
 
+/// The Mews budget in use as the replies begin (requests in the last 30 s, and the capacity;
+/// polls may take a slot only while fewer than 75 % of it are in use).
+async fn print_budget(stack: &Stack) {
+    let m = reqwest::get(format!("{}/metrics", stack.proxy_url)).await.unwrap().text().await.unwrap();
+    let used = crate::load::metric(&m, &format!("lobby_upstream_budget_used{{property=\"{PROPERTY}\"}}"));
+    let cap = crate::load::metric(&m, &format!("lobby_upstream_budget_capacity{{property=\"{PROPERTY}\"}}"));
+    println!("  as the replies begin, the Mews budget holds {used} of {cap} requests in the last 30 s");
+}
+
 /// The distribution of post → stream times, printed with `what`; panics when a reply never
 /// arrived or p95 exceeds 2 s.
 fn report(what: &str, posted: &[(String, Instant)], got: &HashMap<String, Instant>) -> LatencyReport {
@@ -101,6 +110,17 @@ fn report(what: &str, posted: &[(String, Instant)], got: &HashMap<String, Instan
         report.max,
         if missing > 0 { format!(" ({missing} never arrived)") } else { String::new() }
     );
+    let slow: Vec<f64> = posted
+        .iter()
+        .filter(|(text, at)| got.get(text).is_none_or(|r| r.saturating_duration_since(*at) > Duration::from_secs(2)))
+        .map(|(_, at)| at.saturating_duration_since(posted[0].1).as_secs_f64())
+        .collect();
+    if let (Some(first), Some(last)) = (slow.first(), slow.last()) {
+        println!(
+            "  {} replies took over 2 s, posted from {first:.1} s to {last:.1} s after the first reply",
+            slow.len()
+        );
+    }
     assert_eq!(missing, 0, "every reply arrived");
     assert!(report.p95 <= 2000, "p95 {} ms > 2000 ms", report.p95);
     report
@@ -111,6 +131,7 @@ pub async fn run(shape: Latency) -> LatencyReport {
     let stack = lagging_stack().await;
     let received: Received = Arc::default();
     let threads = open_conversations(&stack, shape.guests, "Latency guest", &received).await;
+    print_budget(&stack).await;
     let mut posted = Vec::new();
     for i in 0..shape.replies {
         let text = format!("reply {i}");
@@ -137,6 +158,7 @@ pub async fn run_quiet(shape: Quiet) -> LatencyReport {
         shape.guests, shape.quiet
     );
     tokio::time::sleep(shape.quiet).await;
+    print_budget(&stack).await;
     let every = shape.over / shape.guests as u32;
     let mut posted = Vec::new();
     for (i, thread) in threads.iter().enumerate() {

@@ -10,7 +10,9 @@
 //! - latency: 300 staff replies over 60 s across 50 live conversations, then replies to 50
 //!   conversations quiet for 3 min, webhooks lagging minutes: every reply arrives, p95 within 2 s.
 //!
-//! `lobby-bench cost|load|restart|latency` runs one of them; no argument runs all.
+//! `lobby-bench cost|load|restart|latency|quiet` runs one of them (`latency` both latency runs);
+//! no argument runs all. A failed run is reported and the others still run; the exit status is 1
+//! if any failed.
 
 use std::time::Duration;
 
@@ -21,48 +23,77 @@ use lobby_e2e::{
     restart::{self, Restart},
 };
 
-const RUNS: [&str; 4] = ["cost", "load", "restart", "latency"];
+const RUNS: [&str; 5] = ["cost", "load", "restart", "latency", "quiet"];
+
+/// Runs one bench on its own task: a failed assertion is reported and the next bench still runs.
+async fn bench<F: Future<Output = ()> + Send + 'static>(title: &str, failed: &mut Vec<String>, f: F) {
+    println!("== {title} ==");
+    if tokio::spawn(f).await.is_err() {
+        println!("FAILED: {title}");
+        failed.push(title.to_owned());
+    }
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
     if !which.is_empty() && !RUNS.contains(&which.as_str()) {
-        eprintln!("usage: lobby-bench [{}]", RUNS.join("|"));
+        eprintln!("usage: lobby-bench [{}]  (latency runs the quiet variant too)", RUNS.join("|"));
         std::process::exit(2);
     }
     let runs = |name: &str| which.is_empty() || which == name;
+    let mut failed = Vec::new();
     if runs("cost") {
-        println!("== cost: 10, 100, 1000 live threads × 0.1, 1, 10 messages/s per 100 threads, 30 s windows ==");
-        cost::run(Cost {
-            threads: vec![10, 100, 1000],
-            rates_per_100: vec![0.1, 1.0, 10.0],
-            warm_up: Duration::from_secs(5),
-            window: Duration::from_secs(30),
+        let title = "cost: 10, 100, 1000 live threads × 0.1, 1, 10 messages/s per 100 threads, 30 s windows";
+        bench(title, &mut failed, async {
+            cost::run(Cost {
+                threads: vec![10, 100, 1000],
+                rates_per_100: vec![0.1, 1.0, 10.0],
+                warm_up: Duration::from_secs(5),
+                window: Duration::from_secs(30),
+            })
+            .await;
         })
         .await;
     }
     if runs("load") {
         // 60 messages per guest over 5 min, one every 5 s: inside the per-conversation limit
         // (burst 10, then one per 3 s), which stays as configured by default.
-        println!("== load: 500 guests, 100 messages/s for 5 minutes ==");
-        let r = load::run(Load { guests: 500, rate_per_sec: 100, seconds: 300 }).await;
-        println!(
-            "load: {} messages, {:.1} per messages/add, {:.0} % of the Mews budget, threads created in {:.1} s, drained in {:.1} s",
-            r.messages,
-            r.messages_per_add,
-            100.0 * r.budget_share_used,
-            r.created_in.as_secs_f64(),
-            r.drained_in.as_secs_f64()
-        );
+        bench("load: 500 guests, 100 messages/s for 5 minutes", &mut failed, async {
+            let r = load::run(Load { guests: 500, rate_per_sec: 100, seconds: 300 }).await;
+            println!(
+                "load: {} messages, {:.1} per messages/add, {:.0} % of the Mews budget, threads created in {:.1} s, drained in {:.1} s",
+                r.messages,
+                r.messages_per_add,
+                100.0 * r.budget_share_used,
+                r.created_in.as_secs_f64(),
+                r.drained_in.as_secs_f64()
+            );
+        })
+        .await;
     }
     if runs("restart") {
-        println!("== restart: the proxy restarts under 500 open streams while staff reply ==");
-        restart::run(Restart { guests: 500 }).await;
+        bench("restart: the proxy restarts under 500 open streams while staff reply", &mut failed, async {
+            restart::run(Restart { guests: 500 }).await;
+        })
+        .await;
     }
     if runs("latency") {
-        println!("== reply latency: 300 staff replies over 60 s, 50 conversations ==");
-        latency::run(Latency { guests: 50, replies: 300, every: Duration::from_millis(200) }).await;
-        println!("== quiet reply latency: 50 conversations quiet for 3 min, one reply each over 60 s ==");
-        latency::run_quiet(Quiet { guests: 50, quiet: Duration::from_secs(180), over: Duration::from_secs(60) }).await;
+        bench("reply latency: 300 staff replies over 60 s, 50 conversations", &mut failed, async {
+            latency::run(Latency { guests: 50, replies: 300, every: Duration::from_millis(200) }).await;
+        })
+        .await;
+    }
+    if runs("latency") || runs("quiet") {
+        let title = "quiet reply latency: 50 conversations quiet for 3 min, one reply each over 60 s";
+        bench(title, &mut failed, async {
+            latency::run_quiet(Quiet { guests: 50, quiet: Duration::from_secs(180), over: Duration::from_secs(60) })
+                .await;
+        })
+        .await;
+    }
+    if !failed.is_empty() {
+        println!("lobby-bench: {} failed: {}", failed.len(), failed.join("; "));
+        std::process::exit(1);
     }
 }
