@@ -97,7 +97,7 @@ pub async fn run(shape: Cost) -> Vec<Cell> {
     // Each guest's messages so far (its next number), and every send's retries.
     let mut next = vec![0usize; max_threads];
     let retries = Arc::new(AtomicU32::new(0));
-    // Each stream is read as a widget reads it (the guest's own messages come back on it).
+    // Each stream is read as a widget reads it, whatever comes on it.
     let mut streams: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut cells = Vec::new();
     let mut sends = Vec::new();
