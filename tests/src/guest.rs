@@ -73,6 +73,67 @@ impl Guest {
         (Self { proxy: proxy.into(), origin: origin.into(), session: started.session.clone(), http }, started)
     }
 
+    /// Starts a conversation as the widget does under load: a `503 busy` or `429` with
+    /// `Retry-After` is retried after that pause with the same start key (the start goes on in
+    /// the proxy and the retry joins it). Returns the guest and how many retries it took.
+    pub async fn start_retrying(proxy: &str, origin: &str, property: &str, name: &str) -> (Self, Started, u32) {
+        let body = Self::start_body(&uuid::Uuid::new_v4().to_string(), name, None);
+        let http = reqwest::Client::new();
+        let mut retries = 0;
+        loop {
+            let resp = Self::start_raw(&http, proxy, origin, property, &body).await.unwrap();
+            match retry_after(&resp) {
+                Some(pause) if retries < 100 => {
+                    retries += 1;
+                    tokio::time::sleep(pause).await;
+                }
+                _ => {
+                    let (guest, started) = Self::started(proxy, origin, resp).await;
+                    return (guest, started, retries);
+                }
+            }
+        }
+    }
+
+    /// Sends as the widget's outbox does: a `503 busy` or `429` with `Retry-After` is retried
+    /// after that pause with the same `client_id`, and so is a request that got no answer (a
+    /// pooled keep-alive connection the proxy closed as it was reused: the proxy closes idle
+    /// connections after `header_read_timeout_secs`, 10 s). Returns how many retries it took;
+    /// panics on any other failure.
+    pub async fn send_retrying(&self, client_id: &str, text: &str) -> u32 {
+        let mut retries = 0;
+        loop {
+            let sent = self
+                .http
+                .post(format!("{}/v1/conversation/messages", self.proxy))
+                .header("origin", &self.origin)
+                .bearer_auth(&self.session)
+                .json(&NewMessage { client_id: client_id.into(), text: text.into() })
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(_) if retries < 100 => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                Err(e) => panic!("send {client_id}: {e}"),
+            };
+            match retry_after(&resp) {
+                Some(pause) if retries < 100 => {
+                    retries += 1;
+                    tokio::time::sleep(pause).await;
+                }
+                _ => {
+                    let status = resp.status();
+                    assert!(status.is_success(), "send failed: {status} {}", resp.text().await.unwrap_or_default());
+                    return retries;
+                }
+            }
+        }
+    }
+
     pub async fn send_raw(&self, client_id: &str, text: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/conversation/messages", self.proxy))
@@ -117,6 +178,63 @@ impl Guest {
         assert_eq!(resp.status(), 200, "events stream");
         SseStream { resp, buf: String::new() }
     }
+
+    /// Opens the SSE stream as the widget does when it recreates its `EventSource` (the last
+    /// event id in the query), or says why it could not (proxy down, an error status).
+    pub async fn try_events_after(&self, last_event_id: &str) -> Result<SseStream, String> {
+        let resp = self
+            .http
+            .get(format!(
+                "{}/v1/conversation/events?session={}&last_event_id={}",
+                self.proxy,
+                self.session,
+                encode(last_event_id)
+            ))
+            .header("origin", &self.origin)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status() != 200 {
+            return Err(format!("events stream answered {}", resp.status()));
+        }
+        Ok(SseStream { resp, buf: String::new() })
+    }
+
+    /// `GET /v1/conversation/messages?after=EVENT_ID`: the widget's sync when its stream opens.
+    pub async fn try_after(&self, event_id: &str) -> Result<History, String> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/conversation/messages?after={}", self.proxy, encode(event_id)))
+            .header("origin", &self.origin)
+            .bearer_auth(&self.session)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("history after answered {}", resp.status()));
+        }
+        resp.json().await.map_err(|e| e.to_string())
+    }
+}
+
+/// Percent-encodes a query value (all but unreserved characters).
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The pause a `503` or `429` answer asks for (`Retry-After` seconds, 1 s if absent).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    if resp.status() != 503 && resp.status() != 429 {
+        return None;
+    }
+    let secs = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(1);
+    Some(Duration::from_secs(secs.max(1)))
 }
 
 /// An open SSE response being read incrementally.

@@ -7,11 +7,13 @@
 //! so CORS, the loader's cross-origin module import and the Shadow DOM are exercised for real.
 
 pub mod browser;
+pub mod cost;
 pub mod guest;
 pub mod idle;
 pub mod latency;
 pub mod load;
 pub mod process;
+pub mod restart;
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 

@@ -37,8 +37,31 @@ pub struct LoadReport {
     pub messages_per_add: f64,
 }
 
-fn metric(m: &str, name: &str) -> f64 {
+/// The sum of the Prometheus samples in `m` whose line starts with `name` (labels included).
+pub fn metric(m: &str, name: &str) -> f64 {
     m.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+/// `n` guests named `"{prefix} {i}"` start their conversations at once, each retrying a `503 busy`
+/// with its start key as the widget does. Returns them in order and the number of retries.
+pub async fn start_guests(stack: &Stack, n: usize, prefix: &str) -> (Vec<Guest>, u32) {
+    let starts: Vec<_> = (0..n)
+        .map(|g| {
+            let (proxy, origin, name) = (stack.proxy_url.clone(), stack.pages_url.clone(), format!("{prefix} {g}"));
+            tokio::spawn(async move {
+                let (guest, _, retries) = Guest::start_retrying(&proxy, &origin, PROPERTY, &name).await;
+                (guest, retries)
+            })
+        })
+        .collect();
+    let mut guests = Vec::with_capacity(n);
+    let mut retries = 0;
+    for s in starts {
+        let (g, r) = s.await.unwrap();
+        guests.push(g);
+        retries += r;
+    }
+    (guests, retries)
 }
 
 /// Runs `load` against a fresh stack and panics on a 429, a lost, a duplicated or a reordered message.
@@ -55,20 +78,11 @@ pub async fn run(load: Load) -> LoadReport {
     let metrics =
         || async { http.get(format!("{}/metrics", stack.proxy_url)).send().await.unwrap().text().await.unwrap() };
 
-    // Guests arrive and open their conversations (thread creation is one Mews call each).
+    // Guests arrive and open their conversations (thread creation is one Mews call each); a
+    // start that waits past the proxy's 15 s answers busy and is retried with its key, as the
+    // widget does.
     let t0 = Instant::now();
-    let starts: Vec<_> = (0..n_guests)
-        .map(|g| {
-            let (proxy, origin) = (stack.proxy_url.clone(), stack.pages_url.clone());
-            tokio::spawn(
-                async move { Guest::start(&proxy, &origin, PROPERTY, &format!("Load guest {g}"), None).await.0 },
-            )
-        })
-        .collect();
-    let mut guests = Vec::new();
-    for s in starts {
-        guests.push(s.await.unwrap());
-    }
+    let (guests, start_retries) = start_guests(&stack, n_guests, "Load guest").await;
     let created_in = t0.elapsed();
     // Every guest holds a live stream, as an open widget does.
     let mut streams = Vec::new();
@@ -79,6 +93,7 @@ pub async fn run(load: Load) -> LoadReport {
 
     // The combined rate, round-robin over the guests.
     let sent = Arc::new(AtomicU64::new(0));
+    let send_retries = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..rate_per_sec * seconds {
@@ -86,11 +101,10 @@ pub async fn run(load: Load) -> LoadReport {
         tokio::time::sleep_until(due.into()).await;
         let guest = guests[i % n_guests].clone();
         let n = i / n_guests;
-        let sent = sent.clone();
+        let (sent, send_retries) = (sent.clone(), send_retries.clone());
         tasks.push(tokio::spawn(async move {
-            let resp = guest.send_raw(&format!("m{n}"), &format!("message {n}")).await;
-            let status = resp.status();
-            assert!(status.is_success(), "send failed: {status} {}", resp.text().await.unwrap_or_default());
+            let retries = guest.send_retrying(&format!("m{n}"), &format!("message {n}")).await;
+            send_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
             sent.fetch_add(1, Ordering::Relaxed);
         }));
     }
@@ -115,14 +129,17 @@ pub async fn run(load: Load) -> LoadReport {
         budget_share_used: calls / budget,
         messages_per_add: messages as f64 / adds.max(1.0),
     };
-    println!("{n_guests} threads created in {created_in:?} (one messageThreads/add each)");
+    println!(
+        "{n_guests} threads created in {created_in:?} (one messageThreads/add each; {start_retries} start retries after 503 busy)"
+    );
     println!(
         "{messages} messages offered in {offered_in:?}, all confirmed after {drained_in:?}; upstream requests {calls} \
          of a budget of {budget:.0} in that time ({:.0} %); messages/add calls {adds}; {:.1} guest messages per messages/add; \
-         429s from Mews: {}",
+         429s from Mews: {}; sends retried (503 busy, 429, no answer): {}",
         100.0 * report.budget_share_used,
         report.messages_per_add,
-        metric(&after, "lobby_upstream_429_total")
+        metric(&after, "lobby_upstream_429_total"),
+        send_retries.load(Ordering::Relaxed)
     );
     assert_eq!(messages as usize, rate_per_sec * seconds);
     assert_eq!(metric(&after, "lobby_upstream_429_total"), 0.0, "no 429 from Mews");

@@ -24,9 +24,12 @@ mod widget_tabs;
 /// loader's main-thread blocking). `make test` runs them after the others, one at a time
 /// (`-- timed:: --test-threads=1`), so no other test shares the machine's two cores with them.
 mod timed {
+    mod proxy_cost;
     mod proxy_edge_idle;
     mod proxy_flood;
     mod proxy_latency;
     mod proxy_load;
+    mod proxy_quiet_latency;
+    mod proxy_restart;
     mod widget_budget;
 }
