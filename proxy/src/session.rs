@@ -17,13 +17,10 @@
 //! conversation.
 //!
 //! The token travels in `Authorization: Bearer`. Only the SSE stream, which `EventSource` opens
-//! without custom headers, also takes it from the `session` query parameter ([`StreamSession`]);
-//! access logs record routes without queries or headers.
+//! without custom headers, also takes it from the `session` query parameter; access logs record
+//! routes without queries or headers. The extractors that check it for handlers live in
+//! `routes::extract`, so this module depends on nothing of the server's state.
 
-use axum::{
-    extract::{FromRef, FromRequestParts},
-    http::request::Parts,
-};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chacha20poly1305::{
     XChaCha20Poly1305, XNonce,
@@ -34,8 +31,6 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-
-use crate::{error::Error, state::AppState};
 
 /// The default lifetime: how long a guest can come back to the same conversation.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(24 * 90);
@@ -147,62 +142,6 @@ impl SessionKeys {
         let issued = Timestamp::from_second(claims.iat).ok()?;
         let age = now.duration_since(issued);
         (age >= -CLOCK_SKEW && age < self.lifetime).then_some(claims)
-    }
-}
-
-fn bearer(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-}
-
-fn check(state: &AppState, token: Option<String>) -> Result<Claims, Error> {
-    let claims = token.and_then(|t| state.sessions().verify(&t, Timestamp::now())).ok_or(Error::Unauthorized)?;
-    if state.property(&claims.p).is_none() {
-        return Err(Error::Unauthorized);
-    }
-    Ok(claims)
-}
-
-/// Extracts a verified session from `Authorization: Bearer …`.
-#[derive(Clone, Debug)]
-pub struct Session(pub Claims);
-
-impl<S> FromRequestParts<S> for Session
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        check(&AppState::from_ref(state), bearer(parts)).map(Session)
-    }
-}
-
-/// The SSE stream's session: `Authorization: Bearer …` or, failing that, `?session=…`
-/// (`EventSource` cannot set headers). No other route takes the query form.
-#[derive(Clone, Debug)]
-pub struct StreamSession(pub Claims);
-
-impl<S> FromRequestParts<S> for StreamSession
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).or_else(|| {
-            parts
-                .uri
-                .query()
-                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("session=")).map(|v| v.to_owned()))
-        });
-        check(&AppState::from_ref(state), token).map(StreamSession)
     }
 }
 

@@ -30,12 +30,14 @@ use lobby_protocol::{ChatMessage, Resolved, events};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{cors::check_origin, extract::Query};
+use super::{
+    cors::check_origin,
+    extract::{Query, StreamSession},
+};
 use crate::{
     client_ip::ClientAddr,
     error::{Error, Result},
     relay::hub::{Event, EventId, MARK_SLACK, Subscription},
-    session::StreamSession,
     state::AppState,
 };
 

@@ -15,13 +15,13 @@ use serde::Deserialize;
 
 use super::{
     cors::check_origin,
-    extract::{Path, Query},
+    extract::{Path, Query, Session},
 };
 use crate::{
     client_ip::ClientAddr,
     conversation::{self, GUEST_WAIT, history::load_newest},
     error::{Error, Result},
-    session::{Claims, Session},
+    session::Claims,
     state::{AppState, Property},
 };
 
