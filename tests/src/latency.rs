@@ -81,9 +81,9 @@ async fn open_conversations(stack: &Stack, n: usize, prefix: &str, received: &Re
 }
 
 /// The Mews budget in use as the replies begin (requests in the last 30 s, and the capacity;
-/// polls may take a slot only while fewer than 75 % of it are in use).
+/// reads may fill at most 75 % of it and always keep 25 %).
 async fn print_budget(stack: &Stack) {
-    let m = reqwest::get(format!("{}/metrics", stack.proxy_url)).await.unwrap().text().await.unwrap();
+    let m = stack.metrics().await;
     let used = crate::load::metric(&m, &format!("lobby_upstream_budget_used{{property=\"{PROPERTY}\"}}"));
     let cap = crate::load::metric(&m, &format!("lobby_upstream_budget_capacity{{property=\"{PROPERTY}\"}}"));
     println!("  as the replies begin, the Mews budget holds {used} of {cap} requests in the last 30 s");

@@ -253,6 +253,11 @@ impl Stack {
         format!("{}/", self.pages_url)
     }
 
+    /// The proxy's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.proxy_url)).await.unwrap().text().await.unwrap()
+    }
+
     /// Client for the simulator (Connector API and admin API).
     pub fn sim(&self) -> SimClient {
         SimClient { base: self.sim_url.clone(), http: reqwest::Client::new() }
@@ -433,6 +438,25 @@ impl SimClient {
             self.recent_threads().await.into_iter().find(|t| t.original_sender == name).map(|t| t.id)
         })
         .await
+    }
+
+    /// Every thread as the staff console lists it, as (guest name, thread id). Through the admin
+    /// API: unlike the Connector API it does not spend the token's budget the proxy runs on.
+    pub async fn staff_threads(&self) -> Vec<(String, String)> {
+        let v: serde_json::Value =
+            self.http.get(format!("{}/admin/threads", self.base)).send().await.unwrap().json().await.unwrap();
+        let threads = v["threads"].as_array().expect("threads");
+        threads
+            .iter()
+            .map(|t| (t["original_sender"].as_str().unwrap().to_owned(), t["id"].as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    /// The texts of a thread's messages, oldest first, as staff see them (admin API).
+    pub async fn staff_texts(&self, thread_id: &str) -> Vec<String> {
+        let url = format!("{}/admin/threads/{thread_id}/messages", self.base);
+        let v: serde_json::Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
+        v["messages"].as_array().expect("messages").iter().map(|m| m["Text"].as_str().unwrap().to_owned()).collect()
     }
 
     /// How many messages of the thread have exactly `text`.

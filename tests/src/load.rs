@@ -74,9 +74,7 @@ pub async fn run(load: Load) -> LoadReport {
         c.guest_limits = crate::one_address_for_many_guests();
     })
     .await;
-    let http = reqwest::Client::new();
-    let metrics =
-        || async { http.get(format!("{}/metrics", stack.proxy_url)).send().await.unwrap().text().await.unwrap() };
+    let metrics = || stack.metrics();
 
     // Guests arrive and open their conversations (thread creation is one Mews call each); a
     // start that waits past the proxy's 15 s answers busy and is retried with its key, as the
@@ -150,24 +148,10 @@ pub async fn run(load: Load) -> LoadReport {
     assert_eq!(too_many, 0, "the simulator answered 429");
 
     // Every message exactly once and in order, per thread (read through the staff side).
-    let threads: serde_json::Value =
-        http.get(format!("{}/admin/threads", stack.sim_url)).send().await.unwrap().json().await.unwrap();
-    let threads = threads["threads"].as_array().unwrap();
     let want: Vec<String> = (0..rate_per_sec * seconds / n_guests).map(|n| format!("message {n}")).collect();
     let mut checked = 0;
-    for t in threads.iter().filter(|t| t["original_sender"].as_str().is_some_and(|s| s.starts_with("Load guest "))) {
-        let id = t["id"].as_str().unwrap();
-        let msgs: serde_json::Value = http
-            .get(format!("{}/admin/threads/{id}/messages", stack.sim_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let texts: Vec<&str> =
-            msgs["messages"].as_array().unwrap().iter().map(|m| m["Text"].as_str().unwrap()).collect();
-        assert_eq!(texts, want, "thread {id}");
+    for (_, id) in stack.sim().staff_threads().await.iter().filter(|(name, _)| name.starts_with("Load guest ")) {
+        assert_eq!(stack.sim().staff_texts(id).await, want, "thread {id}");
         checked += 1;
     }
     assert_eq!(checked, n_guests);

@@ -148,15 +148,8 @@ pub async fn run(shape: Restart) -> RestartReport {
     let t0 = Instant::now();
     let (guests, retries) = start_guests(&stack, n, "Restart guest").await;
     println!("{n} threads created in {:.1} s ({retries} start retries after 503 busy)", t0.elapsed().as_secs_f64());
-    let threads: serde_json::Value =
-        stack.sim().http.get(format!("{}/admin/threads", stack.sim_url)).send().await.unwrap().json().await.unwrap();
-    let by_name: HashMap<&str, &str> = threads["threads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["original_sender"].as_str().unwrap(), t["id"].as_str().unwrap()))
-        .collect();
-    let thread_ids: Vec<String> = (0..n).map(|g| by_name[format!("Restart guest {g}").as_str()].to_owned()).collect();
+    let by_name: HashMap<String, String> = stack.sim().staff_threads().await.into_iter().collect();
+    let thread_ids: Vec<String> = (0..n).map(|g| by_name[&format!("Restart guest {g}")].clone()).collect();
 
     // Every guest's stream, and a first staff reply each, so every last event id carries a time.
     let clients: Vec<Shared> = (0..n).map(|_| Shared::default()).collect();

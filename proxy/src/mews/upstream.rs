@@ -247,6 +247,28 @@ impl Upstream {
         Ok(found.into_iter().find(|t| t.subject.ends_with(reference)))
     }
 
+    /// Every message of `threads` (at most 1000) created in `window`, oldest first: one
+    /// `messages/getAll` per 1000 messages, in the read lane.
+    pub async fn messages_in(&self, threads: &[String], window: TimeInterval) -> Result<Vec<Message>, MewsError> {
+        let mut cursor: Option<String> = None;
+        let mut found = Vec::new(); // newest first, as Mews pages
+        loop {
+            let c = cursor.clone();
+            let page = self
+                .read("messages/getAll", None, |cl| {
+                    let c = c.clone();
+                    async move { cl.get_messages(threads, Some(window), 1000, c).await }
+                })
+                .await?;
+            let full = page.messages.len() >= 1000 && page.cursor.is_some();
+            cursor = page.cursor;
+            found.extend(page.messages);
+            if !full {
+                return Ok(oldest_first(found));
+            }
+        }
+    }
+
     /// Queues one guest message for `messages/add` and waits for Mews to have it, exactly once.
     /// `recheck_since`: an earlier attempt (from a crashed process) began then; the thread is read
     /// back before this one is sent.
@@ -379,33 +401,15 @@ impl Upstream {
             start_utc: started - RECONCILE_SLACK,
             end_utc: Timestamp::now() + SignedDuration::from_secs(5),
         };
-        let mut found: Vec<Message> = Vec::new(); // newest first, as Mews pages
+        let mut found: Vec<Message> = Vec::new();
         for chunk in threads.chunks(mews_wire::limits::MAX_ARRAY) {
-            let mut cursor = None;
-            loop {
-                let ids = chunk.to_vec();
-                let c = cursor.clone();
-                let page = match self
-                    .read("messages/getAll", None, |cl| {
-                        let ids = ids.clone();
-                        let c = c.clone();
-                        async move { cl.get_messages(&ids, Some(window), 1000, c).await }
-                    })
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(_) => return false, // try again on the next attempt
-                };
-                let n = page.messages.len();
-                found.extend(page.messages);
-                if n < 1000 || page.cursor.is_none() {
-                    break;
-                }
-                cursor = page.cursor;
+            match self.messages_in(chunk, window).await {
+                Ok(page) => found.extend(page),
+                Err(_) => return false, // try again on the next attempt
             }
         }
         // Oldest first, so the earliest pending message adopts the earliest matching one.
-        let mut found = oldest_first(found);
+        found.sort_by_key(|m| m.created_utc);
         let mut remaining = Vec::with_capacity(pending.len());
         for mut p in pending.drain(..) {
             if p.recheck_since.is_none() {

@@ -23,10 +23,7 @@ use tokio::{sync::watch, time::Instant};
 
 use super::hub::{MARK_SLACK, Thread, age_ms};
 use crate::{
-    mews::{
-        client::{MewsError, oldest_first},
-        upstream::Upstream,
-    },
+    mews::{client::MewsError, upstream::Upstream},
     state::AppState,
 };
 
@@ -109,25 +106,9 @@ async fn read_chunk(state: &AppState, upstream: &Upstream, chunk: &[Arc<Thread>]
     let start = (oldest - MARK_SLACK).max(asked_at - MAX_LOOK_BACK);
     let window = TimeInterval { start_utc: start, end_utc: asked_at + SignedDuration::from_mins(1) };
     let ids: Vec<String> = chunk.iter().map(|t| t.id.clone()).collect();
-    let mut cursor: Option<String> = None;
-    let mut found = Vec::new();
-    loop {
-        let (ids2, c2) = (ids.clone(), cursor.clone());
-        let page = upstream
-            .read("messages/getAll", None, move |c| {
-                let (ids, cur) = (ids2.clone(), c2.clone());
-                async move { c.get_messages(&ids, Some(window), 1000, cur).await }
-            })
-            .await?;
-        let full = page.messages.len() >= 1000 && page.cursor.is_some();
-        cursor = page.cursor.clone();
-        found.extend(page.messages);
-        if !full {
-            break;
-        }
-    }
+    let found = upstream.messages_in(&ids, window).await?;
     let by_id: std::collections::HashMap<&str, &Arc<Thread>> = chunk.iter().map(|t| (t.id.as_str(), t)).collect();
-    for m in oldest_first(found) {
+    for m in found {
         let Some(thread) = by_id.get(m.message_thread_id.as_str()) else {
             continue;
         };
