@@ -32,18 +32,28 @@ for c in clippy rustfmt; do
 done
 
 # 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots,
-#    brotli for the size budget script.
+#    brotli for the size budget script, redis-server for the Redis store's tests (each test runs
+#    its own on a free port with a temporary directory: lobby-test-redis).
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
 command -v brotli >/dev/null || need_apt+=(brotli)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if ((${#need_apt[@]})); then
   say "apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
   installed+=("${need_apt[@]}")
+  # The package starts a Redis on 6379 where an init system runs; tests start their own, so a
+  # Redis we installed is stopped and not started at boot (one already there is left alone).
+  if [[ " ${need_apt[*]} " == *" redis-server "* ]]; then
+    if command -v systemctl >/dev/null && systemctl is-enabled --quiet redis-server 2>/dev/null; then
+      $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+    fi
+    $SUDO service redis-server stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # wasm-bindgen-cli is a build tool, not shipped code: compiled without LTO, with parallel codegen
