@@ -22,7 +22,7 @@ pub async fn run() -> std::process::ExitCode {
         }
     };
     tracing::info!(addr = %config.listen, properties = config.properties.len(), "lobby listening");
-    let state = match AppState::new(config, Assets::embedded()) {
+    let state = match AppState::open(config, Assets::embedded()).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("lobby: {e}");

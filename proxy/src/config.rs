@@ -49,6 +49,10 @@ pub struct Config {
     /// (`LOBBY_STORE_PATH`; default `lobby-data/lobby.redb`, created on first start). One
     /// `lobby` process per file: a second one on the same file refuses to start.
     pub store_path: PathBuf,
+    /// Cluster mode (`redis_url` or `LOBBY_REDIS_URL`): the store, the Mews budget of each token,
+    /// the poller lease and the fan-out of new messages live in this Redis, shared by every
+    /// instance; `store_path` is then unused. `None`: one instance on its embedded store.
+    pub redis: Option<RedisConfig>,
     /// Per-session and per-IP limits on guest writes.
     pub guest_limits: GuestLimits,
     /// The properties (hotels) this proxy serves, by id.
@@ -59,6 +63,16 @@ pub struct Config {
     pub client_addresses: ClientAddressConfig,
     /// Session lifetime and previous secrets (`[session]`).
     pub session: SessionSettings,
+}
+
+/// Where the cluster's shared state lives.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// `redis://[:password@]host:port/[db]`; a secret (it may carry a password).
+    pub url: SecretString,
+    /// Prefix of every key and channel (`redis_prefix`, default `lobby:`), so several
+    /// deployments can share one Redis.
+    pub prefix: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -134,6 +148,8 @@ struct FileConfig {
     upstream_timeout_secs: Option<u64>,
     budget_share: Option<f64>,
     store_path: Option<PathBuf>,
+    redis_url: Option<PlainOrSecret>,
+    redis_prefix: Option<String>,
     #[serde(default)]
     guest_limits: GuestLimits,
     #[serde(default)]
@@ -163,6 +179,24 @@ struct FilePreviousSecret {
     secret: SecretSource,
     /// RFC 3339, e.g. `2027-01-31T00:00:00Z`.
     accept_until: Timestamp,
+}
+
+/// A value given in place (`"redis://127.0.0.1:6379/"`) or, when it holds a password, as a
+/// secret source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum PlainOrSecret {
+    Plain(String),
+    Secret(SecretSource),
+}
+
+impl PlainOrSecret {
+    fn read(&self, what: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretString, ConfigError> {
+        match self {
+            Self::Plain(v) => Ok(SecretString::from(v.clone())),
+            Self::Secret(s) => s.read(what, env),
+        }
+    }
 }
 
 /// Where a secret comes from: `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`.
@@ -292,6 +326,20 @@ impl Config {
         }
         let session =
             SessionSettings { lifetime: jiff::SignedDuration::from_hours(24 * i64::from(lifetime_days)), previous };
+        let redis = match env("LOBBY_REDIS_URL").filter(|v| !v.is_empty()) {
+            Some(v) => Some(SecretString::from(v)),
+            None => file.redis_url.as_ref().map(|s| s.read("redis_url", env)).transpose()?,
+        }
+        .map(|url| RedisConfig { url, prefix: file.redis_prefix.clone().unwrap_or_else(|| "lobby:".into()) });
+        if let Some(r) = &redis {
+            use secrecy::ExposeSecret;
+            let u = r.url.expose_secret();
+            if !(u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("redis+unix://")) {
+                return Err(ConfigError::Invalid(
+                    "redis_url must start with redis://, rediss:// or redis+unix://".into(),
+                ));
+            }
+        }
         let budget_share = file.budget_share.unwrap_or(0.8);
         if !(0.05..=1.0).contains(&budget_share) {
             return Err(ConfigError::Invalid("budget_share must be between 0.05 and 1.0".into()));
@@ -312,6 +360,7 @@ impl Config {
                 .map(PathBuf::from)
                 .or(file.store_path)
                 .unwrap_or_else(|| PathBuf::from("lobby-data/lobby.redb")),
+            redis,
             guest_limits: file.guest_limits,
             properties,
             server: file.server,

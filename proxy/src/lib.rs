@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod cli;
 pub mod client_ip;
+pub mod cluster;
 pub mod config;
 pub mod conversation;
 pub mod error;
@@ -40,8 +41,23 @@ pub async fn serve(
     let mut pollers = Vec::new();
     for t in state.tokens() {
         let (upstream, properties) = (t.upstream.clone(), t.properties.clone());
-        let poller = relay::poller::run(state.clone(), upstream, properties, state.shutdown_signal());
-        pollers.push(supervise::spawn_supervised(&format!("poller {}", t.properties.join(",")), &state, poller));
+        let name = format!("poller {}", t.properties.join(","));
+        let stop = state.shutdown_signal();
+        pollers.push(match t.cluster.clone() {
+            None => supervise::spawn_supervised(
+                &name,
+                &state,
+                relay::poller::run(state.clone(), upstream, properties, stop),
+            ),
+            Some(c) => supervise::spawn_supervised(
+                &name,
+                &state,
+                relay::poller::run_clustered(state.clone(), upstream, properties, c, stop),
+            ),
+        });
+    }
+    if state.bus().is_some() {
+        pollers.push(supervise::spawn_supervised("cluster fan-out", &state, relay::fanout::run(state.clone())));
     }
     pollers.push(supervise::spawn_supervised("recovery", &state, conversation::recovery::run(state.clone())));
     let sweeper_state = state.clone();

@@ -9,6 +9,7 @@ use std::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
+use crate::cluster::{Cluster, budget::SharedBudget, bus::Bus, lease::Lease, live::LiveThreads, token_tag};
 use crate::{
     assets::Assets,
     config::{Config, PropertyConfig},
@@ -22,7 +23,7 @@ use crate::{
     },
     relay::hub::Hub,
     session::SessionKeys,
-    store::{SharedStore, StoreError, embedded::EmbeddedStore},
+    store::{SharedStore, StoreError, embedded::EmbeddedStore, redis::RedisStore},
 };
 use crate::{client_ip::ClientAddressConfig, server::ServerLimits, supervise::Health};
 
@@ -37,6 +38,17 @@ pub struct Property {
 pub struct Token {
     pub upstream: Arc<Upstream>,
     pub properties: Vec<String>,
+    /// The token's name in Redis keys, notes and logs (a hash; see [`crate::cluster::token_tag`]).
+    pub tag: String,
+    /// Cluster mode: the token's poller lease and live-thread registry.
+    pub cluster: Option<TokenCluster>,
+}
+
+/// What a token shares with the other instances (cluster mode).
+#[derive(Clone)]
+pub struct TokenCluster {
+    pub lease: Lease,
+    pub live: LiveThreads,
 }
 
 #[derive(Clone)]
@@ -53,6 +65,8 @@ struct Inner {
     webhook_token: SecretString,
     hub: Hub,
     store: SharedStore,
+    /// Cluster mode: the connection to Redis and the fan-out channel.
+    cluster: Option<(Cluster, Bus)>,
     sends: Sends,
     starts: Starts,
     metrics: Arc<Metrics>,
@@ -68,11 +82,34 @@ struct Inner {
 
 impl AppState {
     /// Builds the state with the embedded store at `config.store_path` (created on first start);
-    /// must run inside a Tokio runtime (it starts one batching task per token).
+    /// must run inside a Tokio runtime (it starts one batching task per token). Cluster mode
+    /// (`redis_url`) needs [`AppState::open`].
     pub fn new(config: Config, assets: Assets) -> Result<Self, StoreError> {
+        if config.redis.is_some() {
+            return Err(StoreError("redis_url is set: the state must be opened with AppState::open".into()));
+        }
         let store: SharedStore = Arc::new(EmbeddedStore::open(&config.store_path)?);
         let http = HttpTransport::client(config.upstream_timeout);
         Ok(Self::with_parts(config, assets, store, |p| Arc::new(HttpTransport::new(http.clone(), &p.mews_url))))
+    }
+
+    /// Builds the state as configured: alone on the embedded store, or, with `redis_url`, as one
+    /// instance of a cluster (store, budgets, poller leases and fan-out in Redis).
+    pub async fn open(config: Config, assets: Assets) -> Result<Self, StoreError> {
+        let Some(redis) = config.redis.clone() else {
+            return Self::new(config, assets);
+        };
+        let cluster = Cluster::connect(&redis).await.map_err(|e| StoreError(format!("cannot reach Redis: {e}")))?;
+        let store: SharedStore = Arc::new(RedisStore::from_manager(cluster.redis.clone(), &cluster.prefix));
+        let http = HttpTransport::client(config.upstream_timeout);
+        tracing::info!(instance = %cluster.instance, "cluster mode: state shared through Redis");
+        Ok(Self::build(
+            config,
+            assets,
+            store,
+            |p| Arc::new(HttpTransport::new(http.clone(), &p.mews_url)),
+            Some(cluster),
+        ))
     }
 
     /// Like [`AppState::new`], with a given store and each token's requests sent through
@@ -82,6 +119,17 @@ impl AppState {
         assets: Assets,
         store: SharedStore,
         transport: impl Fn(&PropertyConfig) -> Arc<dyn Transport>,
+    ) -> Self {
+        Self::build(config, assets, store, transport, None)
+    }
+
+    /// Everything but the store's and Redis's connections, which the callers make.
+    pub fn build(
+        config: Config,
+        assets: Assets,
+        store: SharedStore,
+        transport: impl Fn(&PropertyConfig) -> Arc<dyn Transport>,
+        cluster: Option<Cluster>,
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let health = Health::default();
@@ -102,9 +150,23 @@ impl AppState {
                     p.access_token.clone(),
                     config.client_name.clone(),
                 );
-                let limiter = Limiter::new(capacity, window);
+                let tag = token_tag(&p.mews_url, p.access_token.expose_secret());
+                let (limiter, token_cluster) = match &cluster {
+                    None => (Limiter::new(capacity, window), None),
+                    Some(c) => {
+                        // In flight at most the upstream timeout (and a margin for the answer).
+                        let in_flight = config.upstream_timeout.as_millis() as i64 + 5_000;
+                        let budget =
+                            SharedBudget::new(c, &tag, Limiter::lanes(capacity), window.as_millis() as i64, in_flight);
+                        let shared = TokenCluster {
+                            lease: Lease::new(c, &format!("poller:{tag}")),
+                            live: LiveThreads::new(c, &tag),
+                        };
+                        (Limiter::shared(capacity, window, budget), Some(shared))
+                    }
+                };
                 let upstream = Upstream::start(client, limiter, metrics.clone(), store.clone(), &health);
-                tokens.push(Token { upstream, properties: Vec::new() });
+                tokens.push(Token { upstream, properties: Vec::new(), tag, cluster: token_cluster });
                 tokens.len() - 1
             });
             tokens[i].properties.push(id.clone());
@@ -125,6 +187,10 @@ impl AppState {
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
                 store,
+                cluster: cluster.map(|c| {
+                    let bus = Bus::new(&c);
+                    (c, bus)
+                }),
                 sends: Sends::default(),
                 starts: Starts::default(),
                 metrics,
@@ -175,6 +241,21 @@ impl AppState {
 
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
+    }
+
+    /// Cluster mode: this instance's connection to Redis.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.inner.cluster.as_ref().map(|(c, _)| c)
+    }
+
+    /// Cluster mode: the channel every instance hears (see [`crate::relay::fanout`]).
+    pub fn bus(&self) -> Option<&Bus> {
+        self.inner.cluster.as_ref().map(|(_, b)| b)
+    }
+
+    /// The token an upstream belongs to.
+    pub fn token_of(&self, upstream: &Arc<Upstream>) -> Option<&Token> {
+        self.inner.tokens.iter().find(|t| Arc::ptr_eq(&t.upstream, upstream))
     }
 
     pub fn sends(&self) -> &Sends {

@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     mews::client::{MewsError, oldest_first},
     relay::hub::{EventId, MARK_SLACK, OlderPage, Thread, to_chat},
-    state::Property,
+    state::{AppState, Property},
 };
 
 /// The newest page a load keeps in the log.
@@ -67,6 +67,7 @@ pub async fn load_newest(property: &Property, thread: &Thread, deadline: Instant
 
 /// The page the widget asked for.
 pub async fn page(
+    state: &AppState,
     property: &Property,
     thread: &Arc<Thread>,
     before: Option<&str>,
@@ -120,7 +121,7 @@ pub async fn page(
     // Not in the log after catching up (older than it keeps, an unknown id): the newest page
     // below, deduped by id in the widget.
     if let Some(after) = after.and_then(EventId::parse)
-        && catch_up(property, thread, &after, deadline).await
+        && catch_up(state, property, thread, &after, deadline).await
         && thread.holds(&after.id)
     {
         return Ok(answer(thread.after(Some(&after.id)), false));
@@ -132,7 +133,7 @@ pub async fn page(
 
 /// Brings a live thread's log up to now from the event `after`, through the token's poller.
 /// `false` when the thread is not live (nobody polls it) or the poll did not come in time.
-async fn catch_up(property: &Property, thread: &Thread, after: &EventId, deadline: Instant) -> bool {
+async fn catch_up(state: &AppState, property: &Property, thread: &Thread, after: &EventId, deadline: Instant) -> bool {
     if !thread.is_live() {
         return false;
     }
@@ -146,6 +147,6 @@ async fn catch_up(property: &Property, thread: &Thread, after: &EventId, deadlin
     {
         return true;
     }
-    property.upstream.wake.notify_one();
+    crate::relay::fanout::need_poll(state, property, Some(thread)).await;
     thread.caught_up(now, deadline).await
 }

@@ -100,6 +100,7 @@ async fn deliver(
             }
             thread.remember_client_id(&m.id, client_id);
             thread.publish(std::slice::from_ref(&m));
+            crate::relay::fanout::publish_sent(state, &property.config.id, &m, client_id).await;
             Ok(to_chat(&m, Some(client_id.to_owned())))
         }
         Err(e @ MewsError::Rejected { .. }) => {

@@ -15,6 +15,12 @@
 //! burst of new conversations cannot stop the polls that bring staff replies. Within a lane, waiters queue on a fair (FIFO) mutex, so callers are
 //! served in arrival order. A caller that cannot wait for ever (a guest's HTTP request) uses
 //! [`Limiter::acquire_by`] with a deadline.
+//!
+//! In cluster mode ([`Limiter::shared`]) a slot this instance's log grants must also be granted
+//! by the token's [`SharedBudget`] in Redis, which counts every instance's requests with the
+//! same rules; a 429 pauses the token there for all. While Redis cannot be reached, nothing is
+//! granted (the cluster's spending cannot be counted, so none is spent): guests' requests answer
+//! "busy, try again" at their deadline, polls wait.
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -23,14 +29,12 @@ use std::{
 
 use tokio::time::Instant;
 
-/// Which queue a call waits in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lane {
-    /// Guest messages and new conversations: first served, the whole budget.
-    Write,
-    /// Everything else: after waiting writes, at most [`READ_SHARE`] of the budget.
-    Read,
-}
+/// Which queue a call waits in: `Write` (guest messages and new conversations: first served,
+/// the whole budget but the reads' floor) or `Read` (everything else: after waiting writes, at
+/// most [`READ_SHARE`] of the budget). Defined with the cluster's budget, which counts the same
+/// lanes in Redis.
+pub use crate::cluster::budget::Lane;
+use crate::cluster::budget::{SharedBudget, Take};
 
 /// The share of the budget reads may fill; the rest is always left for writes. With the default
 /// 160 requests per 30 s, reads get 120 and 40 stay free for guests' messages.
@@ -55,6 +59,9 @@ pub struct Limiter {
     state: std::sync::Mutex<State>,
     /// Signalled when an in-flight request completes (its slot gets an expiry).
     completed: tokio::sync::Notify,
+    /// Cluster mode: the token's budget in Redis, and the slots it left at the last answer.
+    shared: Option<SharedBudget>,
+    shared_free: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -75,6 +82,8 @@ struct State {
 pub struct Permit<'a> {
     limiter: &'a Limiter,
     id: u64,
+    /// Cluster mode: the slot's member in Redis, marked complete when the permit is dropped.
+    shared: Option<(Lane, String)>,
 }
 
 impl Drop for Permit<'_> {
@@ -85,6 +94,16 @@ impl Drop for Permit<'_> {
             slot.1 = Some(now);
         }
         drop(st);
+        if let (Some((lane, member)), Some(budget)) = (self.shared.take(), self.limiter.shared.clone())
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            // Not awaited by the caller: if it is lost, the slot still frees one in-flight time later.
+            rt.spawn(async move {
+                if let Err(e) = budget.complete(lane, &member, crate::cluster::now_ms()).await {
+                    tracing::debug!(error = %e, "could not mark a budget slot complete");
+                }
+            });
+        }
         self.limiter.completed.notify_waiters();
     }
 }
@@ -113,6 +132,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// up to this, so that a malformed or hostile header (`18446744073709551615` seconds overflowed the
 /// clock and killed the batching task) never stops a token for longer than a few minutes.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// In cluster mode, how long a refused caller waits at most before asking Redis again (slots of
+/// other instances free without a signal here).
+const SHARED_RECHECK_MS: u64 = 100;
 
 impl Limiter {
     pub fn new(capacity: usize, window: Duration) -> Self {
@@ -132,7 +154,21 @@ impl Limiter {
                 backoff: MIN_BACKOFF,
             }),
             completed: tokio::sync::Notify::new(),
+            shared: None,
+            shared_free: AtomicUsize::new(usize::MAX),
         }
+    }
+
+    /// A limiter whose slots the cluster's budget in Redis must also grant (see the module docs).
+    pub fn shared(capacity: usize, window: Duration, budget: SharedBudget) -> Self {
+        Self { shared: Some(budget), ..Self::new(capacity, window) }
+    }
+
+    /// The read-lane share and the reads' floor of a budget of `capacity` (the cluster's budget
+    /// uses the same numbers).
+    pub fn lanes(capacity: usize) -> (usize, usize, usize) {
+        let l = Self::new(capacity, Duration::from_secs(1));
+        (l.capacity, l.read_capacity, l.read_floor)
     }
 
     /// The configured number of requests per window.
@@ -155,6 +191,7 @@ impl Limiter {
         loop {
             // Register for completions before looking, so none is missed while we sleep.
             let completed = self.completed.notified();
+            let mut granted = None;
             let wake = {
                 let mut st = self.state();
                 let now = Instant::now();
@@ -183,13 +220,43 @@ impl Limiter {
                             let id = st.next_id;
                             st.next_id += 1;
                             st.slots.push((id, None, lane));
-                            return Permit { limiter: self, id };
+                            if self.shared.is_none() {
+                                return Permit { limiter: self, id, shared: None };
+                            }
+                            granted = Some(id);
+                            None
+                        } else {
+                            // Full: the earliest completed slot frees first; if all are in flight,
+                            // wait for one to complete.
+                            st.slots.iter().filter_map(|(_, at, _)| *at).min().map(|t| t + window)
                         }
-                        // Full: the earliest completed slot frees first; if all are in flight,
-                        // wait for one to complete.
-                        st.slots.iter().filter_map(|(_, at, _)| *at).min().map(|t| t + window)
                     }
                 }
+            };
+            let wake = match (granted, &self.shared) {
+                (Some(id), Some(budget)) => {
+                    let writes_waiting = self.writers_waiting.load(Ordering::Acquire) > 0;
+                    let answer = budget.take(lane, writes_waiting, crate::cluster::now_ms()).await;
+                    if let Ok(Take::Granted { free, .. } | Take::Wait { free, .. }) = &answer {
+                        self.shared_free.store(*free, Ordering::Relaxed);
+                    }
+                    match answer {
+                        Ok(Take::Granted { member, .. }) => {
+                            return Permit { limiter: self, id, shared: Some((lane, member)) };
+                        }
+                        Ok(Take::Wait { ms, .. }) => {
+                            self.unslot(id);
+                            // Other instances' slots free without telling us: look again soon.
+                            Some(Instant::now() + Duration::from_millis(ms.min(SHARED_RECHECK_MS)))
+                        }
+                        Err(e) => {
+                            self.unslot(id);
+                            tracing::warn!(error = %e, "the cluster's budget is unreachable: not calling Mews");
+                            Some(Instant::now() + Duration::from_millis(500))
+                        }
+                    }
+                }
+                _ => wake,
             };
             match wake {
                 Some(at) => {
@@ -201,6 +268,11 @@ impl Limiter {
                 None => completed.await,
             }
         }
+    }
+
+    /// Takes back a slot the cluster's budget refused.
+    fn unslot(&self, id: u64) {
+        self.state().slots.retain(|(i, _, _)| *i != id);
     }
 
     /// Like [`Limiter::acquire`], but gives up at `deadline` (`None`: the caller should answer
@@ -237,6 +309,16 @@ impl Limiter {
         };
         let until = Instant::now() + pause;
         st.blocked_until = Some(st.blocked_until.map_or(until, |u| u.max(until)));
+        drop(st);
+        if let Some(budget) = self.shared.clone() {
+            let now = crate::cluster::now_ms();
+            let until_ms = now + pause.as_millis() as i64;
+            tokio::spawn(async move {
+                if let Err(e) = budget.block_until(until_ms, now).await {
+                    tracing::warn!(error = %e, "could not share a 429 pause with the cluster");
+                }
+            });
+        }
     }
 
     /// A request succeeded: the exponential backoff starts over.
@@ -244,9 +326,9 @@ impl Limiter {
         self.state().backoff = MIN_BACKOFF;
     }
 
-    /// Slots the write lane could take now.
+    /// Slots the write lane could take now (in cluster mode, as the cluster's budget last said).
     pub fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.used())
+        self.capacity.saturating_sub(self.used()).min(self.shared_free.load(Ordering::Relaxed))
     }
 
     /// The length of the sliding window.

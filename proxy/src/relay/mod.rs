@@ -5,7 +5,10 @@
 //!   broadcast channel that each SSE stream subscribes to. A thread is *live* while at least one
 //!   stream is subscribed.
 //! * [`poller`] reads the live threads of one `AccessToken` from their marks, about once a
-//!   second, inside the token's budget.
+//!   second, inside the token's budget; in cluster mode only the holder of the token's lease
+//!   polls, for the live threads of every instance.
+//! * [`fanout`] (cluster mode) carries what one instance learns to every other's hub.
 
+pub mod fanout;
 pub mod hub;
 pub mod poller;

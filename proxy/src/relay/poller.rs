@@ -14,6 +14,13 @@
 //! they never bring the next poll closer than [`POLL_EVERY`] after the last, so no client can
 //! raise the poll rate. At that cadence a token spends 30 of its 160 requests per 30 s per 1000
 //! live threads, whether the guests write once an hour or every second.
+//!
+//! In cluster mode ([`run_clustered`]) every instance runs this task for every token, but only
+//! the holder of the token's lease in Redis polls: it reads the live threads of all instances
+//! (`cluster::live`) and publishes what it found (`relay::fanout`). The others list their live
+//! threads, and ask for a thread to be read again when their copy falls behind. When the holder
+//! dies, another instance takes the lease within [`crate::cluster::lease::LEASE_FOR`] plus one
+//! poll, and reads the threads it never saw from a little further back than the slack.
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,10 +28,13 @@ use jiff::{SignedDuration, Timestamp};
 use mews_wire::{SenderKind, TimeInterval, limits::MAX_ARRAY};
 use tokio::{sync::watch, time::Instant};
 
-use super::hub::{MARK_SLACK, Thread, age_ms};
+use super::{
+    fanout,
+    hub::{MARK_SLACK, Thread, age_ms},
+};
 use crate::{
     mews::{client::MewsError, upstream::Upstream},
-    state::AppState,
+    state::{AppState, TokenCluster},
 };
 
 /// Poll period while any thread of the token has a subscriber.
@@ -35,6 +45,12 @@ pub const RESOLVED_EVERY: Duration = Duration::from_secs(10);
 const BEHIND: SignedDuration = SignedDuration::from_secs(60);
 /// Mews accepts a `CreatedUtc` filter of at most one month.
 const MAX_LOOK_BACK: SignedDuration = SignedDuration::from_hours(24 * 30);
+/// Cluster mode: a copy whose mark is older than this is behind the holder's polls (a missed
+/// note, a resumed stream): the holder is asked to read the thread again from the mark.
+const STALE: SignedDuration = SignedDuration::from_secs(3);
+/// Cluster mode: a thread the holder never saw is read from this far back, which covers the
+/// previous holder's last poll (at most a lease ago) and the registry's delay.
+const TAKEOVER_LOOK_BACK: SignedDuration = SignedDuration::from_secs(10);
 
 pub async fn run(
     state: AppState,
@@ -62,21 +78,123 @@ pub async fn run(
             continue;
         }
         last_poll = Some(Instant::now());
-        if let Err(e) = poll_messages(&state, &upstream, &live).await {
-            tracing::warn!(error = %e, "polling Mews failed");
+        poll_once(&state, &upstream, live, &mut last_resolved).await;
+    }
+}
+
+/// One poll of `live`: new messages, then resolved states (all every [`RESOLVED_EVERY`], threads
+/// not known yet at once).
+async fn poll_once(state: &AppState, upstream: &Upstream, live: Vec<Arc<Thread>>, last_resolved: &mut Instant) {
+    if let Err(e) = poll_messages(state, upstream, &live).await {
+        tracing::warn!(error = %e, "polling Mews failed");
+    }
+    let unknown: Vec<Arc<Thread>> = live.iter().filter(|t| !t.resolved_known()).cloned().collect();
+    let check = if last_resolved.elapsed() >= RESOLVED_EVERY {
+        *last_resolved = Instant::now();
+        live
+    } else {
+        unknown
+    };
+    if !check.is_empty()
+        && let Err(e) = poll_resolved(state, upstream, &check).await
+    {
+        tracing::warn!(error = %e, "checking resolved threads failed");
+    }
+}
+
+/// The poller of one token in cluster mode (see the module docs). Ticks every [`POLL_EVERY`]
+/// whether or not this instance has streams (another may); Mews is called only by the lease's
+/// holder and only while some instance has a live thread.
+pub async fn run_clustered(
+    state: AppState,
+    upstream: Arc<Upstream>,
+    properties: Vec<String>,
+    cluster: TokenCluster,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last_tick = Instant::now() - POLL_EVERY;
+    let mut last_resolved = Instant::now() - RESOLVED_EVERY;
+    let mut holding = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(last_tick + POLL_EVERY) => {}
+            // A wake-up never brings a poll closer than POLL_EVERY after the last.
+            _ = upstream.wake.notified() => tokio::time::sleep_until(last_tick + POLL_EVERY).await,
+            _ = shutdown.changed() => {
+                if holding {
+                    let _ = cluster.lease.release().await;
+                }
+                return;
+            }
         }
-        let unknown: Vec<Arc<Thread>> = live.iter().filter(|t| !t.resolved_known()).cloned().collect();
-        let check = if last_resolved.elapsed() >= RESOLVED_EVERY {
-            last_resolved = Instant::now();
-            live
-        } else {
-            unknown
+        last_tick = Instant::now();
+        let now = Timestamp::now();
+        let now_ms = now.as_millisecond();
+        let local = state.hub().live(&properties);
+        let mut behind = Vec::new();
+        for t in &local {
+            match t.covered() {
+                None => t.rewind(now - MARK_SLACK),
+                Some(c) if now.duration_since(c) > STALE => behind.push((t.id.clone(), c.as_millisecond())),
+                Some(_) => {}
+            }
+        }
+        if !local.is_empty() {
+            let ids: Vec<(String, String)> = local.iter().map(|t| (t.property.clone(), t.id.clone())).collect();
+            if let Err(e) = cluster.live.register(&ids, now_ms).await {
+                tracing::warn!(error = %e, "could not list live threads in Redis");
+            }
+        }
+        let was_holding = holding;
+        holding = match cluster.lease.hold(now_ms).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not reach the poller lease in Redis");
+                false
+            }
         };
-        if !check.is_empty()
-            && let Err(e) = poll_resolved(&upstream, &check).await
-        {
-            tracing::warn!(error = %e, "checking resolved threads failed");
+        if holding != was_holding {
+            tracing::info!(holding, "poller lease changed hands");
         }
+        if !holding {
+            if let Err(e) = cluster.live.rewind(&behind).await {
+                tracing::warn!(error = %e, "could not ask for threads to be read again");
+            }
+            continue;
+        }
+        // The holder: every instance's live threads, from the earliest mark anyone needs.
+        let mut threads: std::collections::HashMap<String, Arc<Thread>> =
+            local.into_iter().map(|t| (t.id.clone(), t)).collect();
+        match cluster.live.list(now_ms).await {
+            Ok(remote) => {
+                for (p, id) in remote {
+                    if properties.contains(&p) && !threads.contains_key(&id) {
+                        let t = state.hub().thread(&p, &id);
+                        threads.insert(id, t);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the live threads from Redis"),
+        }
+        match cluster.live.take_rewinds().await {
+            Ok(rewinds) => {
+                for (id, since_ms) in rewinds {
+                    if let (Some(t), Ok(since)) = (threads.get(&id), Timestamp::from_millisecond(since_ms)) {
+                        t.rewind(since);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the rewinds from Redis"),
+        }
+        for t in threads.values() {
+            if t.covered().is_none() {
+                t.rewind(now - TAKEOVER_LOOK_BACK);
+            }
+        }
+        if threads.is_empty() {
+            continue;
+        }
+        poll_once(&state, &upstream, threads.into_values().collect(), &mut last_resolved).await;
     }
 }
 
@@ -107,6 +225,7 @@ async fn read_chunk(state: &AppState, upstream: &Upstream, chunk: &[Arc<Thread>]
     let window = TimeInterval { start_utc: start, end_utc: asked_at + SignedDuration::from_mins(1) };
     let ids: Vec<String> = chunk.iter().map(|t| t.id.clone()).collect();
     let found = upstream.messages_in(&ids, window).await?;
+    fanout::publish_poll(state, chunk, &found, window.start_utc, asked_at).await;
     let by_id: std::collections::HashMap<&str, &Arc<Thread>> = chunk.iter().map(|t| (t.id.as_str(), t)).collect();
     for m in found {
         let Some(thread) = by_id.get(m.message_thread_id.as_str()) else {
@@ -125,7 +244,7 @@ async fn read_chunk(state: &AppState, upstream: &Upstream, chunk: &[Arc<Thread>]
     Ok(())
 }
 
-async fn poll_resolved(upstream: &Upstream, threads: &[Arc<Thread>]) -> Result<(), MewsError> {
+async fn poll_resolved(state: &AppState, upstream: &Upstream, threads: &[Arc<Thread>]) -> Result<(), MewsError> {
     for chunk in threads.chunks(MAX_ARRAY) {
         let ids: Vec<String> = chunk.iter().map(|t| t.id.clone()).collect();
         let found = upstream
@@ -134,6 +253,7 @@ async fn poll_resolved(upstream: &Upstream, threads: &[Arc<Thread>]) -> Result<(
                 async move { c.get_threads(&ids).await }
             })
             .await?;
+        fanout::publish_resolved(state, found.iter().map(|t| (t.id.clone(), t.is_resolved)).collect()).await;
         for t in found {
             if let Some(thread) = chunk.iter().find(|x| x.id == t.id) {
                 thread.set_resolved(t.is_resolved);

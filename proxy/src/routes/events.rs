@@ -163,7 +163,7 @@ pub async fn stream(
         thread.rewind(*at - MARK_SLACK);
         resumed_at = Some(*at);
     }
-    property.upstream.wake.notify_one();
+    crate::relay::fanout::need_poll(&state, &property, resumed_at.is_some().then_some(&*thread)).await;
     let last_id = last_id.map(|e| e.id);
     let mut live = Live {
         shutdown: state.shutdown_signal(),

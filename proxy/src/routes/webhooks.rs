@@ -60,9 +60,13 @@ pub async fn receive(
         .any(|e| !state.hub().seen_anywhere(&e.value.id));
     if fresh {
         match state.property_for_enterprise(&envelope.enterprise_id) {
-            Some(p) => p.upstream.wake.notify_one(),
+            Some(p) => crate::relay::fanout::need_poll(&state, p, None).await,
             // Unknown enterprise id (not configured): wake every token; idle ones do nothing.
-            None => state.tokens().iter().for_each(|t| t.upstream.wake.notify_one()),
+            None => {
+                for p in state.properties() {
+                    crate::relay::fanout::need_poll(&state, p, None).await;
+                }
+            }
         }
     }
     Ok(StatusCode::ACCEPTED)

@@ -221,7 +221,7 @@ pub async fn history(
         }
     }
     let thread = state.hub().thread(&claims.p, &claims.t);
-    let page = conversation::history::page(p, &thread, q.before.as_deref(), q.after.as_deref(), limit).await?;
+    let page = conversation::history::page(&state, p, &thread, q.before.as_deref(), q.after.as_deref(), limit).await?;
     Ok(Json(page))
 }
 

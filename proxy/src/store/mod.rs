@@ -16,6 +16,7 @@
 //! store for a cluster implement it alike, and one test suite ([`conformance`]) runs against each.
 
 pub mod embedded;
+pub mod redis;
 
 use std::sync::Arc;
 
