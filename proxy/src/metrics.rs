@@ -26,6 +26,8 @@ pub struct Metrics {
     pub guest_messages: AtomicU64,
     pub staff_replies: AtomicU64,
     pub sse_connections: AtomicI64,
+    /// Cluster mode: tokens whose poller lease this instance holds.
+    pub leases_held: AtomicI64,
     pub webhooks_received: AtomicU64,
     pub webhooks_rejected: AtomicU64,
     latency_buckets: [AtomicU64; 10],
@@ -85,6 +87,11 @@ impl Metrics {
             ("lobby_queue_depth", "Guest messages waiting for Mews.", self.queue_depth.load(Ordering::Relaxed)),
             ("lobby_sse_connections", "Open SSE streams.", self.sse_connections.load(Ordering::Relaxed)),
             ("lobby_live_threads", "Threads with at least one connected guest.", live_threads as i64),
+            (
+                "lobby_poller_leases_held",
+                "Cluster mode: tokens this instance polls (it holds their lease).",
+                self.leases_held.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

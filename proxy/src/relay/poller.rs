@@ -155,6 +155,7 @@ pub async fn run_clustered(
         };
         if holding != was_holding {
             tracing::info!(holding, "poller lease changed hands");
+            state.metrics().leases_held.fetch_add(if holding { 1 } else { -1 }, std::sync::atomic::Ordering::Relaxed);
         }
         if !holding {
             if let Err(e) = cluster.live.rewind(&behind).await {
