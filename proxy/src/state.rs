@@ -23,7 +23,7 @@ use crate::{
     },
     relay::hub::Hub,
     session::SessionKeys,
-    store::{SharedStore, StoreError, embedded::EmbeddedStore, redis::RedisStore},
+    store::{Owner, SharedStore, StoreError, embedded::EmbeddedStore, redis::RedisStore},
 };
 use crate::{client_ip::ClientAddressConfig, server::ServerLimits, supervise::Health};
 
@@ -67,6 +67,10 @@ struct Inner {
     store: SharedStore,
     /// Cluster mode: the connection to Redis and the fan-out channel.
     cluster: Option<(Cluster, Bus)>,
+    /// Owner of this process's claims on pending sends and starts (the cluster's instance id).
+    instance: String,
+    /// How long a claim lasts without renewal: longer than one upstream call can take.
+    claim_lease: Duration,
     sends: Sends,
     starts: Starts,
     metrics: Arc<Metrics>,
@@ -187,6 +191,10 @@ impl AppState {
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
                 store,
+                instance: cluster
+                    .as_ref()
+                    .map_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), |c| c.instance.clone()),
+                claim_lease: config.upstream_timeout + Duration::from_secs(10),
                 cluster: cluster.map(|c| {
                     let bus = Bus::new(&c);
                     (c, bus)
@@ -241,6 +249,18 @@ impl AppState {
 
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
+    }
+
+    /// This process as the owner of claims, with a lease from now (see [`crate::store::Claim`]).
+    pub fn claim_owner(&self) -> Owner {
+        Owner {
+            instance: self.inner.instance.clone(),
+            until_ms: crate::cluster::now_ms() + self.inner.claim_lease.as_millis() as i64,
+        }
+    }
+
+    pub fn claim_lease(&self) -> Duration {
+        self.inner.claim_lease
     }
 
     /// Cluster mode: this instance's connection to Redis.
