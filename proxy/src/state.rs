@@ -9,7 +9,9 @@ use std::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use crate::cluster::{Cluster, budget::SharedBudget, bus::Bus, lease::Lease, live::LiveThreads, token_tag};
+use crate::cluster::{
+    Cluster, budget::SharedBudget, bus::Bus, lease::Lease, limits::SharedLimits, live::LiveThreads, token_tag,
+};
 use crate::{
     assets::Assets,
     config::{Config, PropertyConfig},
@@ -181,6 +183,10 @@ impl AppState {
             let upstream = tokens[i].upstream.clone();
             properties.insert(id, Arc::new(Property { config: p, upstream }));
         }
+        let guard = match &cluster {
+            None => RateGuard::new(config.guest_limits),
+            Some(c) => RateGuard::shared(config.guest_limits, SharedLimits::new(c)),
+        };
         Self {
             inner: Arc::new(Inner {
                 properties,
@@ -202,7 +208,7 @@ impl AppState {
                 sends: Sends::default(),
                 starts: Starts::default(),
                 metrics,
-                guard: RateGuard::new(config.guest_limits),
+                guard,
                 assets,
                 shutdown: watch::channel(false).0,
                 recovered: watch::channel(false).0,
@@ -252,11 +258,14 @@ impl AppState {
     }
 
     /// This process as the owner of claims, with a lease from now (see [`crate::store::Claim`]).
+    /// Alone on the embedded store (whose file only one process can open) the lease is already
+    /// over when written: whatever a previous process left is taken over at once.
     pub fn claim_owner(&self) -> Owner {
-        Owner {
-            instance: self.inner.instance.clone(),
-            until_ms: crate::cluster::now_ms() + self.inner.claim_lease.as_millis() as i64,
-        }
+        let until_ms = match self.inner.cluster {
+            Some(_) => crate::cluster::now_ms() + self.inner.claim_lease.as_millis() as i64,
+            None => 0,
+        };
+        Owner { instance: self.inner.instance.clone(), until_ms }
     }
 
     pub fn claim_lease(&self) -> Duration {
