@@ -20,7 +20,7 @@ use crate::{
     mews::client::MewsError,
     relay::hub::{Thread, to_chat},
     state::{AppState, Property},
-    store::{SendRecord, Sent},
+    store::{Claim, Owner, SendRecord, Sent},
 };
 
 /// Sends running on this instance, by (thread, client id).
@@ -82,8 +82,16 @@ async fn deliver(
         text: text.to_owned(),
         started: Timestamp::now().as_second(),
         sent: None,
+        // Interim, until claims across instances are wired in: one instance owns everything, so a
+        // claim is never held and a pending record is taken over (read back), as before.
+        owner: Some(Owner { instance: "local".into(), until_ms: i64::MAX }),
     };
-    let (text, recheck_since) = match state.store().begin_send(record).await? {
+    let claim = state.store().begin_send(record, Timestamp::now().as_millisecond()).await?;
+    let existing = match claim {
+        Claim::New => None,
+        Claim::Done(r) | Claim::TakenOver(r) | Claim::Held(r) => Some(r),
+    };
+    let (text, recheck_since) = match existing {
         None => (text.to_owned(), None),
         // Answered before (maybe by a previous process): the same answer again.
         Some(r) if r.sent.is_some() => return Ok(from_record(&r, r.sent.as_ref().expect("sent"))),

@@ -18,7 +18,7 @@ use super::{GUEST_WAIT, busy, running::Running};
 use crate::{
     error::Error,
     state::{AppState, Property},
-    store::StartRecord,
+    store::{Claim, Owner, StartRecord},
 };
 
 /// Starts running on this instance, by (property, start key).
@@ -79,8 +79,14 @@ async fn create(state: &AppState, property: &Property, key: String, req: Request
         topic: req.topic,
         started: Timestamp::now().as_second(),
         thread: None,
+        // Interim, until claims across instances are wired in: one instance owns everything, so a
+        // claim is never held and a pending record is taken over (read back), as before.
+        owner: Some(Owner { instance: "local".into(), until_ms: i64::MAX }),
     };
-    let existing = state.store().begin_start(record.clone()).await?;
+    let existing = match state.store().begin_start(record.clone(), Timestamp::now().as_millisecond()).await? {
+        Claim::New => None,
+        Claim::Done(r) | Claim::TakenOver(r) | Claim::Held(r) => Some(r),
+    };
     // A retry repeats its form; a key that comes back with another guest's details is not a
     // retry (a guessed or replayed key) and gets nothing of the first conversation.
     if let Some(e) = &existing
