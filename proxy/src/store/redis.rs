@@ -22,7 +22,7 @@
 //! re-encoded in Lua (whose JSON library would round numbers and escape differently). Every
 //! change that touches a record and its indices is one Lua script (`redis::Script`: `EVALSHA`,
 //! loaded again by the client after a Redis restart), so it is atomic: a claim reads the record,
-//! decides (the same rule as [`super::decide`]) and writes the new owner with nothing in between,
+//! decides (the same rule as `decide` in `store/mod.rs`) and writes the new owner with nothing in between,
 //! whichever instance's connection it comes from. Record keys carry an `EXPIRE` of twice
 //! [`KEEP_FOR`], refreshed on every write, as a backstop; [`Store::purge`] does the real cleaning
 //! (records and their index entries), in batches so that no script blocks Redis for long. The
@@ -782,8 +782,10 @@ mod tests {
         let redis = RedisServer::start();
         let s = store(&redis, DEFAULT_PREFIX).await;
         let n = PURGE_BATCH * 2 + 7;
-        for i in 0..n {
-            s.begin_send(pending(&format!("c{i}"), 100), 0).await.unwrap();
+        // Concurrent, so that Redis fsyncs them in groups.
+        let claims = (0..n).map(|i| s.begin_send(pending(&format!("c{i}"), 100), 0));
+        for claim in futures::future::join_all(claims).await {
+            assert_eq!(claim.unwrap(), Claim::New);
         }
         assert_eq!(s.purge(101).await.unwrap(), n);
         assert!(s.pending_sends().await.unwrap().is_empty());
