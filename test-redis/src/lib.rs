@@ -93,6 +93,9 @@ impl RedisServer {
     /// Stops the server gracefully (`SHUTDOWN`: the append-only file is flushed) and waits for the
     /// process to end; kills it if it has not ended within 5 s. Nothing when not running.
     pub fn stop(&mut self) {
+        if self.is_running() {
+            self.thaw(); // a frozen server cannot shut down
+        }
         let Some(mut child) = self.child.take() else { return };
         if let Ok(mut s) = connect(self.port) {
             // On success Redis closes the connection without an answer.
@@ -261,6 +264,14 @@ mod tests {
         redis.restart();
         assert_eq!(command(redis.port(), &["GET", "room"]), "$2\r\n12\r\n", "acknowledged before SIGKILL");
         assert_eq!(command(redis.port(), &["GET", "guest"]), "$4\r\nJane\r\n");
+
+        redis.freeze();
+        assert!(!ping(redis.port()), "a frozen server does not answer");
+        redis.thaw();
+        assert!(ping(redis.port()));
+        redis.freeze();
+        redis.restart();
+        assert_eq!(command(redis.port(), &["GET", "room"]), "$2\r\n12\r\n", "a frozen server restarts");
 
         let dir = redis.dir().to_owned();
         assert!(dir.join("redis.log").exists());

@@ -22,7 +22,7 @@
 //! re-encoded in Lua (whose JSON library would round numbers and escape differently). Every
 //! change that touches a record and its indices is one Lua script (`redis::Script`: `EVALSHA`,
 //! loaded again by the client after a Redis restart), so it is atomic: a claim reads the record,
-//! decides (the same rule as [`super::decide`]) and writes the new owner with nothing in between,
+//! decides (the same rule as `decide` in `store/mod.rs`) and writes the new owner with nothing in between,
 //! whichever instance's connection it comes from. Record keys carry an `EXPIRE` of twice
 //! [`KEEP_FOR`], refreshed on every write, as a backstop; [`Store::purge`] does the real cleaning
 //! (records and their index entries), in batches so that no script blocks Redis for long. The
@@ -34,8 +34,11 @@
 //!
 //! **Failures.** The connection is a [`ConnectionManager`] (reconnects by itself) with bounded
 //! connection and response timeouts and few reconnection retries, and every call is bounded by
-//! [`CALL_TIMEOUT`]: while Redis is down or unreachable a call fails within seconds with a
-//! [`StoreError`], it never hangs; once Redis is back, calls succeed again.
+//! [`CALL_TIMEOUT`] of real time: while Redis is down or unreachable a call fails within seconds
+//! with a [`StoreError`], it never hangs; once Redis is back, calls succeed again. A call that
+//! failed by timeout may still have been applied (Redis got it, the answer was late): callers
+//! treat a failed claim as "unknown, try again later", never as "absent". Tests on Tokio's paused
+//! clock connect with [`Bounds::for_paused_clock`].
 
 use std::{sync::Arc, sync::LazyLock, time::Duration};
 
@@ -79,37 +82,71 @@ fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("redis: {what}: {e}"))
 }
 
+/// How a [`RedisStore`] bounds its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// One attempt to open a connection (the connection's own timer, on Tokio's clock).
+    pub connect: Option<Duration>,
+    /// Redis's answer to one command (the connection's own timer, on Tokio's clock): also what
+    /// notices a Redis that stopped answering and makes the connection reconnect.
+    pub response: Option<Duration>,
+    /// One store call, reconnection included, in real time (not Tokio's clock).
+    pub call: Option<Duration>,
+}
+
+impl Default for Bounds {
+    /// Production: [`CONNECT_TIMEOUT`], [`RESPONSE_TIMEOUT`], [`CALL_TIMEOUT`].
+    fn default() -> Self {
+        Bounds { connect: Some(CONNECT_TIMEOUT), response: Some(RESPONSE_TIMEOUT), call: Some(CALL_TIMEOUT) }
+    }
+}
+
+impl Bounds {
+    /// For tests on Tokio's paused clock (`tokio::time::pause()`): there a Tokio timer fires as
+    /// soon as the runtime is idle, which it is while Redis (another process) answers, so the
+    /// connection's own timers would fail calls at once. Only the real-time call bound remains
+    /// (enough for a local Redis that a test kills or freezes).
+    pub fn for_paused_clock() -> Self {
+        Bounds { connect: None, response: None, call: Some(CALL_TIMEOUT) }
+    }
+}
+
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`, `rediss://…`) with [`RedisStore::manager`] and
-    /// keeps its records under `prefix`. Fails (within a few seconds) when Redis cannot be reached.
+    /// Connects to `url` (`redis://host:port/db`, `rediss://…`) with the production [`Bounds`]
+    /// and keeps its records under `prefix`. Fails (within seconds) when Redis cannot be reached.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<RedisStore> {
-        Ok(Self::from_manager(Self::manager(url).await?, prefix))
+        Self::connect_with(url, prefix, Bounds::default()).await
     }
 
-    /// A connection to `url` with this store's bounds (connection and response timeouts of 1 s,
-    /// two reconnection retries), to share with other users of the same Redis.
-    pub async fn manager(url: &str) -> StoreResult<ConnectionManager> {
+    /// [`RedisStore::connect`] with other bounds (see [`Bounds::for_paused_clock`]).
+    pub async fn connect_with(url: &str, prefix: &str, bounds: Bounds) -> StoreResult<RedisStore> {
+        let conn = Self::manager(url, bounds).await?;
+        Ok(Self::from_manager(conn, prefix).with_call_timeout(bounds.call))
+    }
+
+    /// A connection to `url` with `bounds` (and two reconnection retries, at most 500 ms apart),
+    /// to share with other users of the same Redis ([`RedisStore::from_manager`]). Fails when no
+    /// connection is open within twice the call bound.
+    pub async fn manager(url: &str, bounds: Bounds) -> StoreResult<ConnectionManager> {
         let client = redis::Client::open(url).map_err(|e| err("bad url", e))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(bounds.connect)
+            .set_response_timeout(bounds.response)
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        match tokio::time::timeout(CALL_TIMEOUT * 2, ConnectionManager::new_with_config(client, config)).await {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(err("connect", e)),
-            Err(_) => Err(err("connect", format!("no connection within {:?}", CALL_TIMEOUT * 2))),
-        }
+        let connecting = ConnectionManager::new_with_config(client, config);
+        let limit = bounds.call.map(|c| c * 2);
+        within(limit, connecting).await.map_err(|e| err("connect", e))?.map_err(|e| err("connect", e))
     }
 
-    /// The store on an existing connection (shared with other users of the same Redis).
+    /// The store on an existing connection (shared with other users of the same Redis), each call
+    /// bounded by [`CALL_TIMEOUT`].
     pub fn from_manager(conn: ConnectionManager, prefix: &str) -> RedisStore {
         RedisStore { conn, prefix: prefix.into(), call_timeout: Some(CALL_TIMEOUT) }
     }
 
-    /// Bounds every call by `timeout` instead of [`CALL_TIMEOUT`]; `None`: only the connection's
-    /// own timeouts. (Tests on Tokio's paused clock may want `None`: a timer there can fire while
-    /// Redis, a real process, is still answering.)
+    /// Bounds every call by `timeout` (real time) instead of [`CALL_TIMEOUT`]; `None`: only the
+    /// connection's own timeouts.
     pub fn with_call_timeout(mut self, timeout: Option<Duration>) -> RedisStore {
         self.call_timeout = timeout;
         self
@@ -121,14 +158,7 @@ impl RedisStore {
 
     /// Runs one Redis call under the call timeout, mapping its error.
     async fn call<T>(&self, what: &str, f: impl Future<Output = RedisResult<T>>) -> StoreResult<T> {
-        let result = match self.call_timeout {
-            Some(limit) => match tokio::time::timeout(limit, f).await {
-                Ok(r) => r,
-                Err(_) => return Err(err(what, format!("no answer within {limit:?}"))),
-            },
-            None => f.await,
-        };
-        result.map_err(|e| err(what, e))
+        within(self.call_timeout, f).await.map_err(|e| err(what, e))?.map_err(|e| err(what, e))
     }
 
     /// The fields of the records under `members` (in that order), each `None` when gone.
@@ -248,6 +278,87 @@ impl RedisStore {
             removed += gone;
             if seen < PURGE_BATCH {
                 return Ok(removed);
+            }
+        }
+    }
+}
+
+/// `f`, failed after `limit` of real time (see [`wall_clock`]).
+async fn within<T>(limit: Option<Duration>, f: impl Future<Output = T>) -> Result<T, String> {
+    let Some(limit) = limit else { return Ok(f.await) };
+    let timer = wall_clock::after(limit);
+    tokio::select! {
+        biased;
+        v = f => Ok(v),
+        _ = timer => Err(format!("no answer within {limit:?}")),
+    }
+}
+
+/// Timers in real time, whatever Tokio's clock does: under `tokio::time::pause()` (the proxy's
+/// unit tests) a Tokio timer fires as soon as the runtime is idle, which it is while Redis, another
+/// process, answers. One thread serves them all from a heap of deadlines; a timer whose call
+/// ended first is dropped when its deadline comes.
+mod wall_clock {
+    use std::{
+        collections::BinaryHeap,
+        sync::{LazyLock, mpsc},
+        time::{Duration, Instant},
+    };
+
+    use tokio::sync::oneshot;
+
+    struct Timer {
+        at: Instant,
+        fire: oneshot::Sender<()>,
+    }
+
+    impl PartialEq for Timer {
+        fn eq(&self, other: &Self) -> bool {
+            self.at == other.at
+        }
+    }
+    impl Eq for Timer {}
+    impl PartialOrd for Timer {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Timer {
+        /// The earliest deadline is the greatest: first out of the (max-)heap.
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            other.at.cmp(&self.at)
+        }
+    }
+
+    static TIMERS: LazyLock<mpsc::Sender<Timer>> = LazyLock::new(|| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new().name("lobby-redis-timer".into()).spawn(move || run(&rx)).expect("timer thread");
+        tx
+    });
+
+    /// Resolves once `d` of real time has passed.
+    pub fn after(d: Duration) -> oneshot::Receiver<()> {
+        let (fire, rx) = oneshot::channel();
+        // The thread lives as long as the process; if it were gone, `rx` errs at once (a timeout).
+        let _ = TIMERS.send(Timer { at: Instant::now() + d, fire });
+        rx
+    }
+
+    fn run(rx: &mpsc::Receiver<Timer>) {
+        let mut heap = BinaryHeap::new();
+        loop {
+            let got = match heap.peek() {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(Timer { at, .. }) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            match got {
+                Ok(t) => heap.push(t),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            while heap.peek().is_some_and(|t| t.at <= now) {
+                let _ = heap.pop().map(|t| t.fire.send(()));
             }
         }
     }
@@ -671,8 +782,10 @@ mod tests {
         let redis = RedisServer::start();
         let s = store(&redis, DEFAULT_PREFIX).await;
         let n = PURGE_BATCH * 2 + 7;
-        for i in 0..n {
-            s.begin_send(pending(&format!("c{i}"), 100), 0).await.unwrap();
+        // Concurrent, so that Redis fsyncs them in groups.
+        let claims = (0..n).map(|i| s.begin_send(pending(&format!("c{i}"), 100), 0));
+        for claim in futures::future::join_all(claims).await {
+            assert_eq!(claim.unwrap(), Claim::New);
         }
         assert_eq!(s.purge(101).await.unwrap(), n);
         assert!(s.pending_sends().await.unwrap().is_empty());
@@ -757,6 +870,36 @@ mod tests {
         }
         redis.thaw();
         assert_eq!(eventually!(s.pending_sends()).len(), 1, "back after the freeze");
+    }
+
+    /// On Tokio's paused clock (the proxy's unit tests) with [`Bounds::for_paused_clock`], while a
+    /// timer is always pending (the clock jumps to it whenever the runtime idles): calls work, and
+    /// a killed or frozen Redis still fails them within 3 s of real time.
+    #[tokio::test(start_paused = true)]
+    async fn works_on_a_paused_clock() {
+        let mut redis = RedisServer::start();
+        let url = redis.url();
+        let connect = |prefix: &'static str| RedisStore::connect_with(&url, prefix, Bounds::for_paused_clock());
+        let (claims, purge) = (connect("claims:").await.unwrap(), connect("purge:").await.unwrap());
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        conformance::sends_are_claimed_between_instances(Arc::new(claims.clone())).await;
+        conformance::old_records_are_purged(Arc::new(purge)).await;
+
+        redis.kill();
+        let t = Instant::now();
+        assert!(claims.pending_sends().await.is_err());
+        assert!(t.elapsed() < Duration::from_secs(3), "killed: {:?}", t.elapsed());
+        redis.restart();
+        assert_eq!(eventually!(claims.pending_sends()), vec![], "the claims test left its send done");
+        redis.freeze();
+        let t = Instant::now();
+        assert!(claims.pending_sends().await.is_err());
+        assert!(t.elapsed() < Duration::from_secs(3), "frozen: {:?}", t.elapsed());
+        redis.thaw();
     }
 
     #[test]
