@@ -15,7 +15,7 @@ pub mod load;
 pub mod process;
 pub mod restart;
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -62,6 +62,8 @@ pub struct Stack {
     tasks: Vec<JoinHandle<()>>,
     /// The proxy's data directory (its embedded store), kept across restarts, removed at the end.
     data: tempfile::TempDir,
+    /// The proxy address the host pages embed (the stack's proxy unless a front is put before it).
+    page_proxy: Arc<std::sync::RwLock<String>>,
 }
 
 /// The repository root (for `public/`).
@@ -186,7 +188,8 @@ impl Stack {
         tweak(&mut proxy_config);
         let (ptx, prx) = oneshot::channel::<()>();
         stops.push(ptx);
-        let pages_state = PagesState { proxy_url: proxy_url.clone() };
+        let page_proxy = Arc::new(std::sync::RwLock::new(proxy_url.clone()));
+        let pages_state = PagesState { proxy_url: page_proxy.clone() };
         tasks.push(tokio::spawn(async move {
             let app = Router::new()
                 .route("/", get(demo_page))
@@ -199,8 +202,18 @@ impl Stack {
                 .await;
         }));
 
-        let mut stack =
-            Self { sim_url, proxy_url, pages_url, proxy_addr, proxy_config, stops, proxy_stop: None, tasks, data };
+        let mut stack = Self {
+            sim_url,
+            proxy_url,
+            pages_url,
+            proxy_addr,
+            proxy_config,
+            stops,
+            proxy_stop: None,
+            tasks,
+            data,
+            page_proxy,
+        };
         stack.start_proxy(proxy_listener).await;
         stack
     }
@@ -208,6 +221,12 @@ impl Stack {
     /// The proxy's configuration (its store path, for a test that runs the `lobby` binary on it).
     pub fn proxy_config(&self) -> &ProxyConfig {
         &self.proxy_config
+    }
+
+    /// Makes the host pages embed the widget from `url` (a load balancer in front of several
+    /// instances) instead of the stack's own proxy.
+    pub fn set_page_proxy(&self, url: &str) {
+        *self.page_proxy.write().unwrap_or_else(|p| p.into_inner()) = url.to_owned();
     }
 
     /// The stack's data directory.
@@ -281,14 +300,15 @@ impl Stack {
 
 #[derive(Clone)]
 struct PagesState {
-    proxy_url: String,
+    proxy_url: Arc<std::sync::RwLock<String>>,
 }
 
 fn page(state: &PagesState, file: PathBuf) -> Response {
     match std::fs::read_to_string(&file) {
         Ok(html) => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            html.replace("{{PROXY}}", &state.proxy_url).replace("{{PROPERTY}}", PROPERTY),
+            html.replace("{{PROXY}}", &state.proxy_url.read().unwrap_or_else(|p| p.into_inner()))
+                .replace("{{PROPERTY}}", PROPERTY),
         )
             .into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "no such page").into_response(),
