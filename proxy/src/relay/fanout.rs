@@ -142,3 +142,94 @@ pub async fn need_poll(state: &AppState, property: &Property, rewound: Option<&T
         tracing::warn!(error = %e, "could not wake the cluster's poller");
     }
 }
+
+/// Notes applied to an instance's hub (no Redis needed: `apply` is what a received note does).
+#[cfg(test)]
+mod tests {
+    use jiff::SignedDuration;
+    use mews_wire::{Sender, SenderKind};
+
+    use super::*;
+    use crate::{mews::in_process::InProcessMews, relay::hub::Event};
+
+    fn message(thread: &str, id: &str, text: &str, at: Timestamp) -> Message {
+        Message {
+            id: id.into(),
+            message_thread_id: thread.into(),
+            text: text.into(),
+            sender: Sender { discriminator: SenderKind::Enterprise },
+            created_utc: at,
+        }
+    }
+
+    fn poll_note(items: Vec<Message>, from: Timestamp, to: Timestamp, threads: &[&str]) -> Note {
+        Note::Messages {
+            origin: "holder".into(),
+            items: items.into_iter().map(|m| Item { property: "hotel".into(), client_id: None, message: m }).collect(),
+            covered: Some(Covered {
+                from_ms: from.as_millisecond(),
+                to_ms: to.as_millisecond(),
+                threads: threads.iter().map(|t| t.to_string()).collect(),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_another_instance_polled_reaches_this_instances_stream_once() {
+        let state = InProcessMews::default().app_state();
+        let mut guest = state.hub().subscribe("hotel", "t1");
+        let now = Timestamp::now();
+        let reply = message("t1", "m1", "Your room is ready", now);
+        apply(&state, poll_note(vec![reply.clone()], now - SignedDuration::from_secs(10), now, &["t1"]));
+        apply(&state, poll_note(vec![reply], now - SignedDuration::from_secs(10), now, &["t1"]));
+        let got = guest.rx.try_recv().expect("the reply");
+        assert!(matches!(got, Event::Message(m) if m.text == "Your room is ready"));
+        assert!(guest.rx.try_recv().is_err(), "a note heard twice shows the reply once");
+        // A thread nobody here has: nothing is created for it.
+        apply(&state, poll_note(vec![message("t9", "m9", "x", now)], now, now, &["t9"]));
+        assert!(state.hub().get("t9").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_copy_advances_only_when_the_poll_reached_back_to_it() {
+        let state = InProcessMews::default().app_state();
+        let sub = state.hub().subscribe("hotel", "t1");
+        let now = Timestamp::now();
+        // This copy is complete up to a minute ago (e.g. it missed notes while Redis was away).
+        sub.thread.rewind(now - SignedDuration::from_secs(60));
+        apply(&state, poll_note(vec![], now - SignedDuration::from_secs(15), now, &["t1"]));
+        assert_eq!(
+            sub.thread.covered(),
+            Some(now - SignedDuration::from_secs(60)),
+            "a poll from 15 s ago does not vouch for the minute before"
+        );
+        // The holder read it again from the copy's mark: now it is complete up to the poll.
+        apply(&state, poll_note(vec![], now - SignedDuration::from_secs(65), now, &["t1"]));
+        assert_eq!(sub.thread.covered(), Timestamp::from_millisecond(now.as_millisecond()).ok());
+    }
+
+    #[tokio::test]
+    async fn a_guests_message_sent_elsewhere_carries_its_client_id_and_resolved_states_apply() {
+        let state = InProcessMews::default().app_state();
+        let mut guest = state.hub().subscribe("hotel", "t1");
+        let mut m = message("t1", "m2", "sent from my phone", Timestamp::now());
+        m.sender.discriminator = SenderKind::Application;
+        let item = Item { property: "hotel".into(), client_id: Some("c-42".into()), message: m };
+        apply(&state, Note::Messages { origin: "other".into(), items: vec![item], covered: None });
+        match guest.rx.try_recv().expect("the message") {
+            Event::Message(c) => assert_eq!(c.client_id.as_deref(), Some("c-42"), "the widget dedupes by it"),
+            e => panic!("{e:?}"),
+        }
+        apply(&state, Note::Resolved { origin: "holder".into(), states: vec![("t1".into(), true)] });
+        assert_eq!(guest.rx.try_recv().unwrap(), Event::Resolved(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_webhook_heard_from_another_instance_wakes_this_tokens_poller() {
+        let state = InProcessMews::default().app_state();
+        let token = &state.tokens()[0];
+        let woken = token.upstream.wake.notified();
+        apply(&state, Note::Wake { origin: "other".into(), token: token.tag.clone() });
+        tokio::time::timeout(std::time::Duration::from_millis(10), woken).await.expect("woken");
+    }
+}
