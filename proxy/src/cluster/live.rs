@@ -7,6 +7,12 @@
 //! time than the holder's mark (a stream resuming from an old event, an instance that missed
 //! notes) is put in a hash of rewinds (`…:rewind:<tag>`, thread → Unix ms, the earliest wins),
 //! which the holder takes and clears atomically at each poll.
+//!
+//! Threads' resolved states are kept too ([`ResolvedStates`], `…:resolved:<thread>`, lapsing
+//! after two days): a guest's message may land on an instance that never saw the thread (the
+//! balancer spreads requests), and that instance must know whether staff resolved it without
+//! loading the thread from Mews — one load per instance and thread would make the cost grow with
+//! the number of instances and guests.
 
 use redis::{Script, aio::ConnectionManager};
 
@@ -106,6 +112,45 @@ impl LiveThreads {
     }
 }
 
+/// Threads' resolved states as Mews last told any instance, and when (`"<0|1>:<Unix ms>"`).
+#[derive(Clone)]
+pub struct ResolvedStates {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+/// How long a thread's state is kept after it was last written.
+const RESOLVED_FOR_SECS: u64 = 2 * 24 * 3600;
+
+impl ResolvedStates {
+    pub fn new(cluster: &Cluster) -> Self {
+        Self { redis: cluster.redis.clone(), prefix: cluster.key(&["resolved", ""]) }
+    }
+
+    /// Records what Mews said at `now_ms`.
+    pub async fn set(&self, states: &[(String, bool)], now_ms: i64) -> redis::RedisResult<()> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (thread, resolved) in states {
+            let value = format!("{}:{now_ms}", u8::from(*resolved));
+            pipe.set_ex(format!("{}{thread}", self.prefix), value, RESOLVED_FOR_SECS).ignore();
+        }
+        pipe.query_async::<()>(&mut self.redis.clone()).await
+    }
+
+    /// The thread's state if some instance recorded it at or after `since_ms`.
+    pub async fn get(&self, thread: &str, since_ms: i64) -> redis::RedisResult<Option<bool>> {
+        let v: Option<String> =
+            redis::cmd("GET").arg(format!("{}{thread}", self.prefix)).query_async(&mut self.redis.clone()).await?;
+        Ok(v.and_then(|v| {
+            let (resolved, at) = v.split_once(':')?;
+            (at.parse::<i64>().ok()? >= since_ms).then_some(resolved == "1")
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +171,20 @@ mod tests {
         let mut left = lb.list(1_000 + LIVE_FOR_MS + 1).await.unwrap();
         left.sort();
         assert_eq!(left, vec![t("grand", "t2"), t("river", "t3")]);
+    }
+
+    #[tokio::test]
+    async fn resolved_states_are_shared() {
+        let (redis, a) = cluster("resolved:").await;
+        let b = another_instance(&redis, "resolved:").await;
+        let (ra, rb) = (ResolvedStates::new(&a), ResolvedStates::new(&b));
+        assert_eq!(rb.get("t1", 0).await.unwrap(), None);
+        ra.set(&[("t1".into(), false), ("t2".into(), true)], 1_000).await.unwrap();
+        assert_eq!(rb.get("t1", 1_000).await.unwrap(), Some(false));
+        assert_eq!(rb.get("t2", 500).await.unwrap(), Some(true));
+        assert_eq!(rb.get("t2", 1_001).await.unwrap(), None, "too old to trust");
+        rb.set(&[("t1".into(), true)], 2_000).await.unwrap();
+        assert_eq!(ra.get("t1", 1_500).await.unwrap(), Some(true));
     }
 
     #[tokio::test]

@@ -16,7 +16,10 @@ use mews_wire::Message;
 
 use super::hub::{MARK_SLACK, Thread};
 use crate::{
-    cluster::bus::{Covered, Heard, Item, Note},
+    cluster::{
+        bus::{Covered, Heard, Item, Note},
+        live::ResolvedStates,
+    },
     state::{AppState, Property},
 };
 
@@ -113,14 +116,45 @@ pub async fn publish_sent(state: &AppState, property: &str, message: &Message, c
     }
 }
 
-/// Publishes threads' resolved states (cluster mode; no-op otherwise).
+/// Publishes threads' resolved states and records them in Redis (cluster mode; no-op otherwise).
 pub async fn publish_resolved(state: &AppState, states: Vec<(String, bool)>) {
     let Some(bus) = state.bus() else { return };
     if states.is_empty() {
         return;
     }
+    remember_resolved(state, &states).await;
     if let Err(e) = bus.publish(&Note::Resolved { origin: bus.instance.clone(), states }).await {
         tracing::warn!(error = %e, "could not publish resolved states to the cluster");
+    }
+}
+
+/// How old a resolved state recorded by another instance may be and still be trusted: the
+/// poller's holder records every live thread's state every `poller::RESOLVED_EVERY` (10 s).
+pub const RESOLVED_FRESH_MS: i64 = 15_000;
+
+/// Records threads' resolved states for the other instances (cluster mode; no-op otherwise).
+pub async fn remember_resolved(state: &AppState, states: &[(String, bool)]) {
+    let Some(cluster) = state.cluster() else { return };
+    if let Err(e) = ResolvedStates::new(cluster).set(states, crate::cluster::now_ms()).await {
+        tracing::warn!(error = %e, "could not record resolved states in Redis");
+    }
+}
+
+/// Makes `thread`'s resolved state known here without asking Mews, when another instance
+/// recorded it within [`RESOLVED_FRESH_MS`] (cluster mode). `true` when it is known now.
+pub async fn learn_resolved(state: &AppState, thread: &Thread) -> bool {
+    let Some(cluster) = state.cluster() else { return false };
+    let since = crate::cluster::now_ms() - RESOLVED_FRESH_MS;
+    match ResolvedStates::new(cluster).get(&thread.id, since).await {
+        Ok(Some(resolved)) => {
+            thread.set_resolved(resolved);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a resolved state from Redis");
+            false
+        }
     }
 }
 

@@ -150,6 +150,7 @@ pub async fn start(
     let slot = state.hub().thread(&id, &thread_id);
     if opened.new && !slot.resolved_known() {
         slot.mark_new(); // a new thread has no history to load
+        crate::relay::fanout::remember_resolved(&state, &[(thread_id.clone(), false)]).await;
     }
     let message = match first {
         Some(m) => match conversation::send::send(&state, p, slot, &m.client_id, &m.text).await {
@@ -238,8 +239,13 @@ pub async fn send(
     let m = parse_message(&req)?;
     state.guard().admit_write(&claims.t, client).await?;
     let thread = state.hub().thread(&claims.p, &claims.t);
-    if !thread.is_current() {
+    // A send needs the thread's resolved state. In a cluster, an instance that does not follow
+    // the thread learns it from the others (Redis) rather than loading it from Mews.
+    let current = thread.is_current()
+        || (state.cluster().is_some() && crate::relay::fanout::learn_resolved(&state, &thread).await);
+    if !current {
         load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
+        crate::relay::fanout::remember_resolved(&state, &[(thread.id.clone(), thread.resolved())]).await;
     }
     if thread.resolved() {
         return Err(Error::ConversationResolved);
