@@ -23,7 +23,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
   installed+=("wasm32-unknown-unknown")
 fi
-for c in clippy rustfmt; do
+# rust-src: the widget's size build rebuilds the standard library for wasm32 (widget/build.sh).
+for c in clippy rustfmt rust-src; do
   if ! rustup component list --installed | grep -q "^$c-"; then
     say "adding rustup component $c"
     rustup component add "$c"
@@ -31,12 +32,13 @@ for c in clippy rustfmt; do
   fi
 done
 
-# 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots,
-#    brotli for the size budget script.
+# 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots, a
+#    CJK font (the Japanese, Chinese and Korean screens and screenshots), brotli for the size budget.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 command -v brotli >/dev/null || need_apt+=(brotli)
 if ((${#need_apt[@]})); then
   say "apt-get install ${need_apt[*]}"

@@ -98,7 +98,11 @@ pub fn connect(chat: Chat) {
         Box::new(move |e| {
             let e: MessageEvent = e.unchecked_into();
             remember(chat, &e);
-            let resolved = e.data().as_string().and_then(|d| api::parse(&d)).is_none_or(|v| api::b(&v, "resolved"));
+            let resolved = e
+                .data()
+                .as_string()
+                .and_then(|d| api::parse(&d))
+                .is_none_or(|v| api::b(&v, lobby_protocol::keys::resolved::resolved));
             chat.resolved.set(resolved);
         }),
     );

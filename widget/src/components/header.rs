@@ -14,7 +14,7 @@ pub fn Header(chat: Chat) -> impl IntoView {
     let status = move || {
         let lang = chat.lang.get();
         chat.info.with(|i| match i {
-            Some(i) if !i.open => lang.t(Key::Away).to_owned(),
+            Some(i) if !i.open => lang.t(Key::Away),
             Some(i) if i.reply_minutes > 0 => lang.fill(Key::RepliesWithin, i.reply_minutes, ""),
             _ => String::new(),
         })

@@ -17,7 +17,7 @@ pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
     let cid = m.client_id.clone().unwrap_or_default();
     let at = m.at.clone();
     let who = move || {
-        if guest { chat.t(Key::You).to_owned() } else { chat.hotel() }
+        if guest { chat.t(Key::You) } else { chat.hotel() }
     };
     let time = move || chat.lang.get().time(&at);
     let state = move || {

@@ -96,8 +96,9 @@ pub fn Panel(chat: Chat) -> impl IntoView {
                     <p class="lobby-body lobby-note" role="status">{chat.t(Key::Loading)}</p>
                 }.into_any(),
                 Phase::Unavailable => view! {
-                    <div class="lobby-body lobby-note" role="status">
+                    <div class="lobby-body lobby-note" role="status" data-testid="lobby-unavailable">
                         <p>{chat.t(Key::Unavailable)}</p>
+                        <Contact chat=chat/>
                         <button type="button" class="lobby-button" on:click=move |_| chat.load_info()>
                             {chat.t(Key::TryAgain)}
                         </button>
@@ -111,4 +112,22 @@ pub fn Panel(chat: Chat) -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// The hotel's own phone and email (`lobby-contact`), for when the chat cannot be reached: from
+/// the property's config, else from the page's `data-contact-phone` / `data-contact-email`.
+#[component]
+pub fn Contact(chat: Chat) -> impl IntoView {
+    let (phone, email) = chat.contact_info();
+    let tel = String::from("tel:") + &phone.replace(' ', "");
+    let mailto = String::from("mailto:") + &email;
+    (!phone.is_empty() || !email.is_empty()).then(|| {
+        view! {
+            <p class="lobby-contact" data-testid="lobby-contact">
+                {chat.t(Key::Contact)}
+                {(!phone.is_empty()).then(|| view! { <a href=tel dir="ltr">{phone}</a> })}
+                {(!email.is_empty()).then(|| view! { <a href=mailto>{email}</a> })}
+            </p>
+        }
+    })
 }

@@ -1,14 +1,52 @@
 //! The start form: greeting, opening hours (away message and reply time), then name, topic,
 //! optional email or reservation number and the first message. Validates before sending and
-//! reports errors next to the fields (`aria-invalid`, `aria-describedby`).
+//! reports errors next to the fields (`aria-invalid`, `aria-describedby`). When the proxy asks
+//! to wait (`Retry-After`), the wait counts down under the button; when it cannot be reached,
+//! the hotel's own contact is shown.
 
 use leptos::prelude::*;
 use lobby_protocol::limits;
 use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
-use crate::i18n::Key;
+use crate::components::panel::Contact;
+use crate::i18n::{Key, num};
 use crate::state::{Chat, client_id, start_key};
+
+/// One labelled input with its error line. One non-generic function for the three inputs, so
+/// their views are compiled once (the notes in widget/README.md, "Size").
+#[allow(clippy::too_many_arguments)]
+fn field(
+    chat: Chat,
+    label: Key,
+    testid: &'static str,
+    value: RwSignal<String>,
+    max: usize,
+    auto: &'static str,
+    bad: Signal<bool>,
+    error: Option<Key>,
+) -> impl IntoView {
+    let id = String::from("lobby-e-") + testid;
+    // The fields with an error line are the required ones.
+    let required = error.is_some();
+    let described = id.clone();
+    view! {
+        <label class="lobby-field">
+            <span>{move || chat.t(label)}</span>
+            <input
+                data-testid=testid
+                autocomplete=auto
+                required=required
+                maxlength=num(max as u32)
+                aria-invalid=move || if bad.get() { "true" } else { "false" }
+                aria-describedby=move || bad.get().then(|| described.clone())
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        </label>
+        {move || error.filter(|_| bad.get()).map(|e| view! { <p class="lobby-error" id=id.clone()>{chat.t(e)}</p> })}
+    }
+}
 
 /// The form (`lobby-name`, `lobby-topic`, `lobby-email`, `lobby-first-message`, `lobby-start`).
 #[component]
@@ -20,12 +58,12 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
     let checked = RwSignal::new(false);
     // One start key for this form: a second submit after a failure is the same conversation.
     let key = StoredValue::new(start_key());
-    let no_name = move || checked.get() && chat.name.with(|n| n.trim().is_empty());
-    let no_topic = move || checked.get() && topic.with(|t| t.trim().is_empty());
+    let no_name = Signal::derive(move || checked.get() && chat.name.with(|n| n.trim().is_empty()));
+    let no_topic = Signal::derive(move || checked.get() && topic.with(|t| t.trim().is_empty()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         checked.set(true);
-        if busy.get_untracked() || no_name() || no_topic() {
+        if busy.get_untracked() || no_name.get_untracked() || no_topic.get_untracked() {
             return;
         }
         let form = Form {
@@ -59,66 +97,39 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
             })
         })
     };
-    let max = |n: usize| n.to_string();
+    let never = Signal::stored(false);
+    let problem = move || {
+        let wait = chat.wait.get();
+        if wait > 0 {
+            Some(chat.lang.get().fill(Key::WaitStart, wait, ""))
+        } else {
+            failed.get().then(|| chat.t(Key::StartFailed))
+        }
+    };
     view! {
         <form class="lobby-body lobby-start" novalidate on:submit=submit>
             <p class="lobby-greeting" data-testid="lobby-greeting">{greeting}</p>
             {away}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Name)}</span>
-                <input
-                    data-testid="lobby-name"
-                    autocomplete="name"
-                    required
-                    maxlength=max(limits::MAX_NAME_CHARS)
-                    aria-invalid=move || no_name().to_string()
-                    aria-describedby=move || no_name().then_some("lobby-e-name")
-                    prop:value=move || chat.name.get()
-                    on:input=move |ev| chat.name.set(event_target_value(&ev))
-                />
-            </label>
-            {move || no_name().then(|| view! {
-                <p class="lobby-error" id="lobby-e-name">{chat.t(Key::NeedName)}</p>
-            })}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Topic)}</span>
-                <input
-                    data-testid="lobby-topic"
-                    required
-                    maxlength=max(limits::MAX_TOPIC_CHARS)
-                    aria-invalid=move || no_topic().to_string()
-                    aria-describedby=move || no_topic().then_some("lobby-e-topic")
-                    prop:value=move || topic.get()
-                    on:input=move |ev| topic.set(event_target_value(&ev))
-                />
-            </label>
-            {move || no_topic().then(|| view! {
-                <p class="lobby-error" id="lobby-e-topic">{chat.t(Key::NeedTopic)}</p>
-            })}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Reference)}</span>
-                <input
-                    data-testid="lobby-email"
-                    autocomplete="email"
-                    maxlength=max(limits::MAX_REF_CHARS)
-                    prop:value=move || chat.reference.get()
-                    on:input=move |ev| chat.reference.set(event_target_value(&ev))
-                />
-            </label>
+            {field(chat, Key::Name, "lobby-name", chat.name, limits::MAX_NAME_CHARS, "name", no_name, Some(Key::NeedName))}
+            {field(chat, Key::Topic, "lobby-topic", topic, limits::MAX_TOPIC_CHARS, "off", no_topic, Some(Key::NeedTopic))}
+            {field(chat, Key::Reference, "lobby-email", chat.reference, limits::MAX_REF_CHARS, "email", never, None)}
             <label class="lobby-field">
                 <span>{move || chat.t(Key::FirstMessage)}</span>
                 <textarea
                     data-testid="lobby-first-message"
                     rows="3"
-                    maxlength=max(limits::MAX_TEXT_CHARS)
+                    maxlength=num(limits::MAX_TEXT_CHARS as u32)
                     prop:value=move || text.get()
                     on:input=move |ev| text.set(event_target_value(&ev))
                 ></textarea>
             </label>
-            {move || failed.get().then(|| view! {
-                <p class="lobby-error" role="alert">{chat.t(Key::StartFailed)}</p>
+            {move || problem().map(|p| view! {
+                <div class="lobby-error" role="alert" data-testid="lobby-start-error">
+                    <p>{p}</p>
+                    {failed.get().then(|| view! { <Contact chat=chat/> })}
+                </div>
             })}
-            <button type="submit" class="lobby-button" data-testid="lobby-start" aria-disabled=move || busy.get().to_string()>
+            <button type="submit" class="lobby-button" data-testid="lobby-start" aria-disabled=move || if busy.get() { "true" } else { "false" }>
                 {move || chat.t(if busy.get() { Key::Starting } else { Key::Start })}
             </button>
         </form>
