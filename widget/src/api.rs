@@ -246,7 +246,7 @@ pub enum Page<'a> {
 /// stream resumed from a history page gives the proxy the time to catch up from.
 pub fn event_id(m: &ChatMessage) -> String {
     let ms = js_sys::Date::parse(&m.at);
-    if ms.is_finite() { format!("{}.{}", (ms / 1000.0) as i64, m.id) } else { m.id.clone() }
+    if ms.is_finite() && ms >= 0.0 { crate::i18n::num((ms / 1000.0) as u32) + "." + &m.id } else { m.id.clone() }
 }
 
 /// What the start form collected.

@@ -35,7 +35,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 rows="1"
                 aria-label=move || chat.t(Key::Composer)
                 placeholder=move || chat.t(Key::Composer)
-                aria-invalid=move || too_long().to_string()
+                aria-invalid=move || if too_long() { "true" } else { "false" }
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
                 on:keydown=keydown

@@ -14,7 +14,8 @@ use crate::i18n::{Key, num};
 use crate::state::{Chat, client_id, start_key};
 
 /// One labelled input with its error line. One non-generic function for the three inputs, so
-/// their views are compiled once (the notes in widget/README.md, "Size").
+/// their views are compiled once (the notes in widget/README.md, "Size"). A field with an
+/// `error` is required: once the form was submitted (`checked`), an empty value shows the error.
 #[allow(clippy::too_many_arguments)]
 fn field(
     chat: Chat,
@@ -23,13 +24,13 @@ fn field(
     value: RwSignal<String>,
     max: usize,
     auto: &'static str,
-    bad: Signal<bool>,
+    checked: RwSignal<bool>,
     error: Option<Key>,
 ) -> impl IntoView {
     let id = String::from("lobby-e-") + testid;
-    // The fields with an error line are the required ones.
-    let required = error.is_some();
     let described = id.clone();
+    let required = error.is_some();
+    let bad = move || required && checked.get() && value.with(|v| v.trim().is_empty());
     view! {
         <label class="lobby-field">
             <span>{move || chat.t(label)}</span>
@@ -38,13 +39,13 @@ fn field(
                 autocomplete=auto
                 required=required
                 maxlength=num(max as u32)
-                aria-invalid=move || if bad.get() { "true" } else { "false" }
-                aria-describedby=move || bad.get().then(|| described.clone())
+                aria-invalid=move || if bad() { "true" } else { "false" }
+                aria-describedby=move || bad().then(|| described.clone())
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))
             />
         </label>
-        {move || error.filter(|_| bad.get()).map(|e| view! { <p class="lobby-error" id=id.clone()>{chat.t(e)}</p> })}
+        {move || error.filter(|_| bad()).map(|e| view! { <p class="lobby-error" id=id.clone()>{chat.t(e)}</p> })}
     }
 }
 
@@ -58,12 +59,11 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
     let checked = RwSignal::new(false);
     // One start key for this form: a second submit after a failure is the same conversation.
     let key = StoredValue::new(start_key());
-    let no_name = Signal::derive(move || checked.get() && chat.name.with(|n| n.trim().is_empty()));
-    let no_topic = Signal::derive(move || checked.get() && topic.with(|t| t.trim().is_empty()));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         checked.set(true);
-        if busy.get_untracked() || no_name.get_untracked() || no_topic.get_untracked() {
+        let empty = |v: RwSignal<String>| v.with_untracked(|v| v.trim().is_empty());
+        if busy.get_untracked() || empty(chat.name) || empty(topic) {
             return;
         }
         let form = Form {
@@ -97,7 +97,6 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
             })
         })
     };
-    let never = Signal::stored(false);
     let problem = move || {
         let wait = chat.wait.get();
         if wait > 0 {
@@ -110,9 +109,9 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
         <form class="lobby-body lobby-start" novalidate on:submit=submit>
             <p class="lobby-greeting" data-testid="lobby-greeting">{greeting}</p>
             {away}
-            {field(chat, Key::Name, "lobby-name", chat.name, limits::MAX_NAME_CHARS, "name", no_name, Some(Key::NeedName))}
-            {field(chat, Key::Topic, "lobby-topic", topic, limits::MAX_TOPIC_CHARS, "off", no_topic, Some(Key::NeedTopic))}
-            {field(chat, Key::Reference, "lobby-email", chat.reference, limits::MAX_REF_CHARS, "email", never, None)}
+            {field(chat, Key::Name, "lobby-name", chat.name, limits::MAX_NAME_CHARS, "name", checked, Some(Key::NeedName))}
+            {field(chat, Key::Topic, "lobby-topic", topic, limits::MAX_TOPIC_CHARS, "off", checked, Some(Key::NeedTopic))}
+            {field(chat, Key::Reference, "lobby-email", chat.reference, limits::MAX_REF_CHARS, "email", checked, None)}
             <label class="lobby-field">
                 <span>{move || chat.t(Key::FirstMessage)}</span>
                 <textarea
