@@ -113,7 +113,7 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     chat.reference.set(get(&o, "email").unwrap_or_default());
 
     // Rendering first: `mount_to` also starts the executor that effects need.
-    leptos::mount::mount_to(el, move || view! { <components::panel::Panel chat=chat/> }).forget();
+    leptos::mount::mount_to(el, move || components::panel::panel(chat)).forget();
 
     // Events for the loader and the host page.
     Effect::new(move |was: Option<bool>| {

@@ -9,7 +9,6 @@ use std::cell::{Cell, RefCell};
 use leptos::prelude::*;
 use lobby_protocol::{Author, ChatMessage, PropertyInfo, limits};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlElement;
 
 use crate::api::{self, Api, StartForm};
@@ -136,8 +135,16 @@ pub fn online() -> bool {
     web_sys::window().is_none_or(|w| w.navigator().on_line())
 }
 
+/// Runs a future to completion on the browser's event loop. Every task goes through this one boxed
+/// type, so the executor's code is compiled once, not once per `async` block (smaller wasm).
+pub fn spawn_local(f: impl std::future::Future<Output = ()> + 'static) {
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = Box::pin(f);
+    wasm_bindgen_futures::spawn_local(f);
+}
+
 /// Runs `f` after `ms` milliseconds; returns the timer id.
 pub fn after(ms: u32, f: impl FnOnce() + 'static) -> i32 {
+    let f: Box<dyn FnOnce()> = Box::new(f);
     let cb = wasm_bindgen::closure::Closure::once_into_js(f);
     web_sys::window()
         .and_then(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), ms as i32).ok())

@@ -274,7 +274,7 @@ async fn panel_renders_in_shadow_root_and_messages_are_text() {
 async fn message_markup_never_renders() {
     use leptos::prelude::*;
     use lobby_widget::api::Api;
-    use lobby_widget::components::message_list::MessageList;
+    use lobby_widget::components::message_list::message_list;
     use lobby_widget::state::{Chat, Phase};
 
     let (sr, mnt) = shadow_mount();
@@ -285,7 +285,7 @@ async fn message_markup_never_renders() {
     chat.messages.update(|l| {
         outbox::merge(l, cm("h1", None, Author::Hotel, evil));
     });
-    leptos::mount::mount_to(mnt, move || view! { <MessageList chat=chat/> }).forget();
+    leptos::mount::mount_to(mnt, move || message_list(chat)).forget();
     sleep(30).await;
     let items = sr.query_selector_all("[data-testid=lobby-message]").unwrap();
     assert_eq!(items.length(), 2);

@@ -9,31 +9,28 @@ use crate::i18n::Key;
 use crate::outbox::{Msg, Status};
 use crate::state::{Chat, Link};
 
-/// A message bubble.
-#[component]
-pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
+/// A message bubble. Static: the list renders every message again when the messages, the
+/// language, the hotel's name or the connection change (it is called inside the list's reactive
+/// closure, which the reads below subscribe), so a bubble needs no reactive parts of its own.
+pub fn message(chat: Chat, m: Msg) -> impl IntoView {
+    let lang = chat.lang.get();
     let guest = m.author == Author::Guest;
     let status = m.status;
     let cid = m.client_id.clone().unwrap_or_default();
-    let at = m.at.clone();
-    let who = move || {
-        if guest { chat.t(Key::You) } else { chat.hotel() }
-    };
-    let time = move || chat.lang.get().time(&at);
-    let state = move || {
-        guest.then(|| {
-            chat.t(match status {
-                Status::Sent => Key::Sent,
-                Status::Failed => Key::Failed,
-                Status::Sending if chat.link.get() == Link::Online => Key::Sending,
-                Status::Sending => Key::Queued,
-            })
+    let who = if guest { lang.t(Key::You) } else { chat.hotel() };
+    let time = lang.time(&m.at);
+    let state = guest.then(|| {
+        lang.t(match status {
+            Status::Sent => Key::Sent,
+            Status::Failed => Key::Failed,
+            Status::Sending if chat.link.get() == Link::Online => Key::Sending,
+            Status::Sending => Key::Queued,
         })
-    };
+    });
     let retry = (status == Status::Failed).then(|| {
         view! {
             <button type="button" class="lobby-link" data-testid="lobby-retry" on:click=move |_| chat.retry(&cid)>
-                {move || chat.t(Key::Retry)}
+                {lang.t(Key::Retry)}
             </button>
         }
     });
@@ -50,7 +47,7 @@ pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
                 <span class="lobby-who">{who}</span>
                 " · "
                 <time datetime=m.at>{time}</time>
-                {move || state().map(|s| view! { " · " <span class="lobby-state">{s}</span> })}
+                {state.map(|s| view! { " · " <span class="lobby-state">{s}</span> })}
                 " "
                 {retry}
             </p>

@@ -4,13 +4,12 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::components::message::Message;
+use crate::components::message::message;
 use crate::i18n::Key;
 use crate::state::Chat;
 
 /// The list.
-#[component]
-pub fn MessageList(chat: Chat) -> impl IntoView {
+pub fn message_list(chat: Chat) -> impl IntoView {
     let list = NodeRef::<html::Ol>::new();
     Effect::new(move |_| {
         chat.messages.track();
@@ -33,7 +32,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         >
             // Unkeyed: every change renders the list again (cheap at a page of 50; a keyed
             // `<For>` cost 4.1 KB brotli of wasm, widget/README.md "Size").
-            {move || chat.messages.get().into_iter().map(|m| view! { <Message chat=chat m=m/> }).collect_view()}
+            {move || chat.messages.get().into_iter().map(|m| message(chat, m)).collect_view()}
         </ol>
     }
 }

@@ -9,7 +9,7 @@ use lobby_protocol::limits;
 use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
-use crate::components::panel::Contact;
+use crate::components::panel::contact;
 use crate::i18n::{Key, num};
 use crate::state::{Chat, client_id, start_key};
 
@@ -50,8 +50,7 @@ fn field(
 }
 
 /// The form (`lobby-name`, `lobby-topic`, `lobby-email`, `lobby-first-message`, `lobby-start`).
-#[component]
-pub fn StartForm(chat: Chat) -> impl IntoView {
+pub fn start_form(chat: Chat) -> impl IntoView {
     let topic = RwSignal::new(String::new());
     let text = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -125,7 +124,7 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
             {move || problem().map(|p| view! {
                 <div class="lobby-error" role="alert" data-testid="lobby-start-error">
                     <p>{p}</p>
-                    {failed.get().then(|| view! { <Contact chat=chat/> })}
+                    {failed.get().then(|| contact(chat))}
                 </div>
             })}
             <button type="submit" class="lobby-button" data-testid="lobby-start" aria-disabled=move || if busy.get() { "true" } else { "false" }>
