@@ -57,7 +57,7 @@
   // page): above every z-index, position and transform of the page, including overlays at the
   // maximum z-index. Without the Popover API, a fixed host at the maximum z-index, last in <body>.
   at(host, "popover", "manual");
-  css(":host{all:initial!important;position:fixed!important;z-index:2147483647!important}.lobby-root{--lobby-accent:#1d4e89;direction:ltr}" +
+  css(":host{all:initial!important;position:fixed!important;z-index:2147483647!important}:host::backdrop{display:none!important}.lobby-root{--lobby-accent:#1d4e89;direction:ltr}" +
     ".lobby-launcher{position:fixed;z-index:2147483647;bottom:20px;right:20px;display:flex;align-items:center;gap:8px;" +
     "min-width:56px;height:56px;padding:0 15px;border:0;border-radius:28px;background:var(--lobby-accent);" +
     "color:var(--lobby-on-accent,#fff);font:600 15px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px #0004}" +

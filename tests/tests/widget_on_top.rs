@@ -4,7 +4,7 @@
 //! real headless Chromium. Checked as a guest would notice it: real WebDriver clicks (which fail
 //! with "element click intercepted" when another element would receive them), every control's
 //! centre hitting that control, and the open panel looking the same, pixel for pixel, with the
-//! host elements hidden.
+//! host elements hidden. And the launcher keeps the colour of its first paint.
 
 use std::time::Duration;
 
@@ -33,6 +33,11 @@ async fn on_top(browser: &Browser, stack: &Stack) {
     // Before the widget loads, the launcher is already above the page's layers: a real click.
     browser.widget("lobby-launcher").await.click().await.expect("launcher clickable above the page");
     browser.wait_js(Duration::from_secs(15), "r.activeElement && r.activeElement.dataset.testid == 'lobby-name'").await;
+    // In the top layer, without the page's `::backdrop` rule dimming the page behind it.
+    let layer = browser
+        .js("const h = document.querySelector('lobby-chat'); return [h.matches(':popover-open'), getComputedStyle(h, '::backdrop').display]")
+        .await;
+    assert_eq!(layer, serde_json::json!([true, "none"]));
     // The panel's top reaches under the fixed header (or the phone's whole screen).
     let top = browser.shadow_js("r.querySelector('[data-testid=lobby-panel]').getBoundingClientRect().top").await;
     assert!(top.as_f64().unwrap() < 180.0, "the panel must overlap the header for this test: top {top}");
@@ -91,6 +96,51 @@ async fn panel_is_on_top_and_clickable_on_a_phone() {
     let stack = Stack::start(Ports::any()).await;
     let browser = Browser::launch_sized(390, 844, true).await;
     on_top(&browser, &stack).await;
+    browser.close().await;
+    stack.stop().await;
+}
+
+/// The launcher's colour as painted now, and the open panel's header colour.
+async fn colours(browser: &Browser) -> (String, String) {
+    let launcher =
+        browser.shadow_js("getComputedStyle(r.querySelector('[data-testid=lobby-launcher]')).backgroundColor").await;
+    let header = browser
+        .shadow_js("(h => h ? getComputedStyle(h).backgroundColor : '')(r.querySelector('.lobby-header'))")
+        .await;
+    (launcher.as_str().unwrap().to_owned(), header.as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_launcher_never_changes_colour() {
+    let stack = Stack::start(Ports::any()).await;
+    let browser = Browser::launch().await;
+    // With `data-color`: that colour from the first paint, on the launcher and the panel.
+    browser.client.goto(&format!("{}/test-pages/options.html?color=%23b4532a", stack.pages_url)).await.unwrap();
+    browser.widget("lobby-launcher").await;
+    let (first, _) = colours(&browser).await;
+    assert_eq!(first, "rgb(180, 83, 42)");
+    browser.widget("lobby-launcher").await.click().await.unwrap();
+    browser.widget("lobby-name").await;
+    assert_eq!(colours(&browser).await, (first.clone(), first), "launcher and panel in data-color");
+
+    // Without it: the loader's colour stays on the launcher after the widget loaded the
+    // property's config; the property's colour (#1f6f5c) is the panel's.
+    browser.client.goto(&format!("{}/test-pages/on-top.html", stack.pages_url)).await.unwrap();
+    browser.widget("lobby-launcher").await;
+    let (first, _) = colours(&browser).await;
+    assert_eq!(first, "rgb(29, 78, 137)", "the loader's default");
+    browser.widget("lobby-launcher").await.click().await.unwrap();
+    browser
+        .wait_js(
+            Duration::from_secs(15),
+            "r.querySelector('.lobby-name') && r.querySelector('.lobby-name').textContent",
+        )
+        .await;
+    assert_eq!(
+        colours(&browser).await,
+        (first, "rgb(31, 111, 92)".to_owned()),
+        "launcher unchanged, panel in the property's colour"
+    );
     browser.close().await;
     stack.stop().await;
 }
