@@ -302,7 +302,15 @@ async fn message_markup_never_renders() {
     sleep(30).await;
     let guest = sr.query_selector("[data-author=guest]").unwrap().unwrap();
     assert_eq!(guest.get_attribute("data-status").as_deref(), Some("failed"));
-    assert!(guest.query_selector("[data-testid=lobby-retry]").unwrap().is_some());
+    let retry: web_sys::HtmlElement =
+        guest.query_selector("[data-testid=lobby-retry]").unwrap().unwrap().unchecked_into();
+    // Retry (a real click event on the button): queued again.
+    retry.click();
+    sleep(30).await;
+    let guest = sr.query_selector("[data-author=guest]").unwrap().unwrap();
+    assert_eq!(guest.get_attribute("data-status").as_deref(), Some("sending"), "retry queues the message again");
+    chat.messages.update(|l| outbox::set_status(l, "c1", Status::Failed));
+    sleep(30).await;
     // failed → sent.
     chat.messages.update(|l| outbox::confirm(l, "c1", cm("m1", Some("c1"), Author::Guest, evil)));
     sleep(30).await;
