@@ -32,13 +32,13 @@ for c in clippy rustfmt rust-src; do
   fi
 done
 
-# 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots, a
-#    CJK font (the Japanese, Chinese and Korean screens and screenshots), brotli for the size budget.
+# 2. Debian packages: the browser for tests, its driver, an emoji font for stable screenshots,
+#    brotli for the size budget script.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
-dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk) # the ja/zh/ko screens and screenshots
 command -v brotli >/dev/null || need_apt+=(brotli)
 if ((${#need_apt[@]})); then
   say "apt-get install ${need_apt[*]}"
