@@ -91,6 +91,7 @@ async fn proxy_out_of_reach_on_open_shows_the_hotel_contact_within_5_s() {
         .await;
     assert_eq!(links, serde_json::json!(["tel:+420222000999", "mailto:desk@vltava.example"]));
     assert!(front.log().iter().any(|s| s.faulted && s.path.starts_with("/v1/properties/")), "the config was asked for");
+    browser.screenshot(&lobby_e2e::screenshot_path("widget-unreachable.png")).await;
 
     // Back in reach: "Try again" brings the start form, and the property's own contact is used
     // from then on (config: +420 222 000 111).
