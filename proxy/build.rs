@@ -4,7 +4,8 @@
 //! The loader is the only un-hashed entry point a host page references; it learns the hashed
 //! widget file names through the `"__LOBBY_ASSETS__"` token, replaced below by the stem
 //! `"/widget/HASH"`: the build's three files are served as `HASH.js`, `HASH_bg.wasm` and `HASH.css`,
-//! HASH being 12 hex digits of a hash of all three. When `dist/` has
+//! and its locale files (`dist/locale.<code>.json`) as `HASH.<code>.json`, HASH being 12 hex
+//! digits of a hash of all of them. When `dist/` has
 //! not been built yet the proxy still compiles, and `/lobby.js` then reports that the widget is
 //! missing (run `make widget`).
 
@@ -42,11 +43,23 @@ fn main() {
     let css = find(&|n| n.ends_with(".css"));
     // The three files are served under one stem named by a hash of all their bytes, so the loader
     // carries a single short name (its 2 KB brotli budget) and a change to any file renames all.
+    // The widget's strings, one flat JSON file per language (`locale.<code>.json`), served as
+    // `<stem>.<code>.json` and fetched by the widget only for the language in use.
+    let locales: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter_map(|(n, b)| Some((n.strip_prefix("locale.")?.strip_suffix(".json")?.to_owned(), b.clone())))
+        .collect();
     let widget = match (js, wasm, css) {
         (Some(js), Some(wasm), Some(css)) => {
-            let stem = format!("/widget/{:012x}", fnv1a(&[&js.1, &wasm.1, &css.1]) >> 16);
-            let files =
+            let mut parts: Vec<&[u8]> = vec![&js.1, &wasm.1, &css.1];
+            for (code, bytes) in &locales {
+                parts.push(code.as_bytes());
+                parts.push(bytes);
+            }
+            let stem = format!("/widget/{:012x}", fnv1a(&parts) >> 16);
+            let mut files =
                 vec![(format!("{stem}.js"), js.1), (format!("{stem}_bg.wasm"), wasm.1), (format!("{stem}.css"), css.1)];
+            files.extend(locales.iter().map(|(code, bytes)| (format!("{stem}.{code}.json"), bytes.clone())));
             Some((stem, files))
         }
         _ => None,

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOADER_BUDGET=2048   # 2 KB brotli
-WIDGET_BUDGET=40960  # 40 KB brotli: wasm + js + css
+WIDGET_BUDGET=80000  # 80 KB brotli: wasm + js + css (issue 14)
 br() { brotli -c -q 11 "$1" | wc -c; }
 gz() { gzip -9 -c "$1" | wc -c; }
 row() { printf '%-46s %8d %8d %8d\n' "$1" "$(wc -c <"$2")" "$(gz "$2")" "$(br "$2")"; }
@@ -15,7 +15,7 @@ printf '%-46s %8s %8s %8s\n' file raw gzip brotli
 row "public/lobby.js (loader)" public/lobby.js
 loader=$(br public/lobby.js)
 shopt -s nullglob
-files=(dist/lobby-widget-*_bg.wasm dist/lobby-widget-*.js dist/lobby-*.css)
+files=(dist/lobby-widget_bg.wasm dist/lobby-widget.js dist/lobby.css)
 [ ${#files[@]} -ge 2 ] || { echo "dist/ has no widget build; run make widget" >&2; exit 2; }
 widget=0
 for f in "${files[@]}"; do row "$f" "$f"; widget=$((widget + $(br "$f"))); done

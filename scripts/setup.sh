@@ -23,7 +23,8 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
   installed+=("wasm32-unknown-unknown")
 fi
-for c in clippy rustfmt; do
+# rust-src: the widget's size build rebuilds the standard library for wasm32 (widget/build.sh).
+for c in clippy rustfmt rust-src; do
   if ! rustup component list --installed | grep -q "^$c-"; then
     say "adding rustup component $c"
     rustup component add "$c"
@@ -38,6 +39,7 @@ need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || need_apt+=(fonts-noto-color-emoji)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk) # the ja/zh/ko screens and screenshots
 command -v brotli >/dev/null || need_apt+=(brotli)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 if ((${#need_apt[@]})); then

@@ -101,6 +101,9 @@ pub struct PropertyConfig {
     pub color: String,
     pub away_message: String,
     pub reply_minutes: u32,
+    /// The hotel's own contact, shown by the widget when the chat cannot be reached (`""`: none).
+    pub phone: String,
+    pub email: String,
     pub hours: OpeningHours,
 }
 
@@ -222,6 +225,10 @@ struct FileProperty {
     color: Option<String>,
     away_message: Option<String>,
     reply_minutes: Option<u32>,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
     timezone: Option<String>,
     /// `mon = "08:00-20:00"`, … ; `"closed"` or absent for closed days; no table = always open.
     hours: Option<BTreeMap<String, String>>,
@@ -432,6 +439,8 @@ impl FileProperty {
                 "We are away right now. Leave a message and we will reply as soon as we are back.".into()
             }),
             reply_minutes: self.reply_minutes.unwrap_or(10),
+            phone: self.phone,
+            email: self.email,
             hours: parse_hours(self.timezone, self.hours)?,
             name: self.name,
             mews_url,

@@ -53,7 +53,11 @@
     c.replaceSync(t);
     sr.adoptedStyleSheets = sr.adoptedStyleSheets.concat(c);
   }
-  css(":host{all:initial!important}.lobby-root{--lobby-accent:#1d4e89;direction:ltr}" +
+  // The host element goes into the browser's top layer (a manual popover, shown once it is in the
+  // page): above every z-index, position and transform of the page, including overlays at the
+  // maximum z-index. Without the Popover API, a fixed host at the maximum z-index, last in <body>.
+  at(host, "popover", "manual");
+  css(":host{all:initial!important;position:fixed!important;z-index:2147483647!important}:host::backdrop{display:none!important}.lobby-root{--lobby-accent:#1d4e89;direction:ltr}" +
     ".lobby-launcher{position:fixed;z-index:2147483647;bottom:20px;right:20px;display:flex;align-items:center;gap:8px;" +
     "min-width:56px;height:56px;padding:0 15px;border:0;border-radius:28px;background:var(--lobby-accent);" +
     "color:var(--lobby-on-accent,#fff);font:600 15px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px #0004}" +
@@ -84,8 +88,8 @@
         .then(function (r) {
           css(r[1]);
           return r[0].default({ module_or_path: px + A + "_bg.wasm" }).then(function () {
-            h = r[0].mount(mnt, { proxy: px, property: a.property, locale: o.locale || a.locale, greeting: a.greeting,
-              color: a.color, theme: a.theme, name: o.name, email: o.email, consent: cons, emit: emit });
+            // The widget reads the script's data attributes (d) and window.LobbySettings (o) itself.
+            h = r[0].mount(mnt, { proxy: px, a: A, d: a, o: o, consent: cons, emit: emit });
             btn.removeAttribute("aria-busy");
             while (q.length) call.apply(0, q.shift());
             emit("ready", {});
@@ -126,6 +130,6 @@
     else if ((a.load == "idle" && !(navigator.connection || {}).saveData) || get("localStorage", "session"))
       d.readyState == "complete" ? idle() : w.addEventListener("load", idle);
   });
-  function add() { d.body.appendChild(host); }
+  function add() { d.body.appendChild(host); try { host.showPopover(); } catch (e) {} }
   d.body ? add() : d.addEventListener("DOMContentLoaded", add);
 })(window, document);

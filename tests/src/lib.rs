@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod cost;
+pub mod front;
 pub mod guest;
 pub mod idle;
 pub mod latency;
@@ -97,6 +98,8 @@ fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise:
         away_message: "Our front desk is closed right now. Leave a message and we will answer as soon as we are back."
             .into(),
         reply_minutes: 5,
+        phone: "+420 222 000 111".into(),
+        email: "frontdesk@grand-hotel.example".into(),
         hours: OpeningHours::always(),
     }
 }

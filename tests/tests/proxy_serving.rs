@@ -29,7 +29,21 @@ async fn assets_are_precompressed_cached_right_and_ops_endpoints_answer() {
     assert!(text.contains(&format!("\"{stem}\"")), "the loader names the widget files ({stem})");
     assert!(assets.get(&format!("{stem}.js")).is_some(), "the glue is the stem + .js");
     assert!(assets.get(&format!("{stem}.css")).is_some(), "the stylesheet is the stem + .css");
-    assert_eq!(assets.all().len(), 4, "the loader and the widget's three files, nothing else");
+    // The widget's strings: one file per language, same stem (English is also built into the wasm).
+    let locales: Vec<_> = assets.all().iter().filter(|a| a.path.ends_with(".json")).collect();
+    assert!(locales.iter().all(|a| a.path.starts_with(&format!("{stem}."))), "locale files share the stem");
+    assert!(assets.get(&format!("{stem}.he.json")).is_some(), "a locale is the stem + .<code>.json");
+    assert_eq!(
+        assets.all().len(),
+        4 + locales.len(),
+        "the loader, the widget's three files, its locales, nothing else"
+    );
+    assert!(locales.len() >= 20, "{} locale files", locales.len());
+    let he =
+        http.get(format!("{}{stem}.he.json", stack.proxy_url)).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(he.headers()["content-encoding"], "br", "precompressed");
+    assert_eq!(he.headers()["content-type"], "application/json");
+    assert_eq!(he.headers()["cache-control"], "public, max-age=31536000, immutable");
     let resp =
         http.get(format!("{}{}", stack.proxy_url, wasm.path)).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(resp.headers()["content-encoding"], "gzip");

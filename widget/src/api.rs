@@ -1,23 +1,35 @@
 //! All HTTP of the widget: the routes of `lobby_protocol` (API v1) over `fetch`, and the
 //! `EventSource` of the live stream. JSON goes through the browser's own `JSON` (no serde_json in
-//! the wasm: it would cost ~16 KB brotli); the accessors below read the protocol's field names.
+//! the wasm: it would cost ~16 KB brotli); every field is spelled with the protocol's generated
+//! constants (`lobby_protocol::keys`), so renaming a field there breaks this crate's build.
 //!
 //! Requests never carry cookies (`credentials: omit`); the session travels as
-//! `Authorization: Bearer <session>`, and as `?session=` on the SSE stream.
+//! `Authorization: Bearer <session>`, and as `?session=` on the SSE stream. Every request has a
+//! timeout ([`Api::call`]); a timed-out request is a network error (retried like one).
 
 use js_sys::{JSON, Object, Reflect};
+use lobby_protocol::keys::{chat_message as cm, error_body, error_detail, history, new_message, property_info as pi};
+use lobby_protocol::keys::{start_conversation as sc, started};
 use lobby_protocol::{Author, ChatMessage, PropertyInfo};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{EventSource, Headers, RequestCredentials, RequestInit, Response};
+use web_sys::{AbortSignal, EventSource, Headers, RequestCredentials, RequestInit, Response};
+
+/// Timeout of the property's config and of a locale file: the panel shows the hotel's own contact
+/// within 5 s of opening when the proxy cannot be reached.
+pub const SHORT_MS: u32 = 3_500;
+/// Timeout of every other request (the proxy answers a busy Mews with `503` after 15 s).
+pub const LONG_MS: u32 = 20_000;
 
 /// A failed call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status; 0 when the request never got an answer (offline, proxy down, CORS).
+    /// HTTP status; 0 when the request never got an answer (offline, proxy down, CORS, timeout).
     pub status: u16,
     /// `ErrorBody.error.code`, or `network`.
     pub code: String,
+    /// Seconds the proxy asked to wait (`Retry-After` of a `429` or `503`); 0 when it did not.
+    pub retry_after: u32,
 }
 
 impl ApiError {
@@ -33,7 +45,11 @@ impl ApiError {
 }
 
 fn network() -> ApiError {
-    ApiError { status: 0, code: "network".into() }
+    ApiError { status: 0, code: "network".into(), retry_after: 0 }
+}
+
+fn invalid() -> ApiError {
+    ApiError { status: 200, code: "invalid_answer".into(), retry_after: 0 }
 }
 
 /// A string field of a JSON object (`""` when absent).
@@ -61,13 +77,13 @@ fn set(o: &Object, key: &str, v: &JsValue) {
 
 /// Reads a [`ChatMessage`]; `None` unless `id` and `author` are valid.
 pub fn message(v: &JsValue) -> Option<ChatMessage> {
-    let author = match s(v, "author").as_str() {
+    let author = match s(v, cm::author).as_str() {
         "guest" => Author::Guest,
         "hotel" => Author::Hotel,
         _ => return None,
     };
-    let id = opt(v, "id").filter(|i| !i.is_empty())?;
-    Some(ChatMessage { id, client_id: opt(v, "client_id"), author, text: s(v, "text"), at: s(v, "at") })
+    let id = opt(v, cm::id).filter(|i| !i.is_empty())?;
+    Some(ChatMessage { id, client_id: opt(v, cm::client_id), author, text: s(v, cm::text), at: s(v, cm::at) })
 }
 
 /// Parses JSON text (an SSE `data:`).
@@ -76,7 +92,7 @@ pub fn parse(text: &str) -> Option<JsValue> {
 }
 
 fn messages(v: &JsValue) -> Vec<ChatMessage> {
-    let arr: js_sys::Array = field(v, "messages").dyn_into().unwrap_or_default();
+    let arr: js_sys::Array = field(v, history::messages).dyn_into().unwrap_or_default();
     arr.iter().filter_map(|m| message(&m)).collect()
 }
 
@@ -85,6 +101,8 @@ fn messages(v: &JsValue) -> Vec<ChatMessage> {
 pub struct Api {
     pub proxy: String,
     pub property: String,
+    /// The widget files' stem on the proxy (`/widget/<H>`): locale files are `<stem>.<code>.json`.
+    pub assets: String,
 }
 
 impl Api {
@@ -94,10 +112,12 @@ impl Api {
         path: &str,
         session: Option<&str>,
         body: Option<Object>,
+        timeout_ms: u32,
     ) -> Result<JsValue, ApiError> {
         let init = RequestInit::new();
         init.set_method(method);
         init.set_credentials(RequestCredentials::Omit);
+        init.set_signal(Some(&AbortSignal::timeout_with_u32(timeout_ms)));
         let headers = Headers::new().map_err(|_| network())?;
         if let Some(session) = session {
             let _ = headers.set(lobby_protocol::AUTH_HEADER, &(String::from("Bearer ") + session));
@@ -119,7 +139,16 @@ impl Api {
         if resp.ok() {
             Ok(json)
         } else {
-            Err(ApiError { status: resp.status(), code: s(&field(&json, "error"), "code") })
+            // Seconds only (the proxy never sends an HTTP date); at most 5 min, like the proxy's own.
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .map_or(0, |v| v.min(300));
+            let code = s(&field(&json, error_body::error), error_detail::code);
+            Err(ApiError { status: resp.status(), code, retry_after })
         }
     }
 
@@ -129,39 +158,47 @@ impl Api {
 
     /// `GET /v1/properties/{property}`.
     pub async fn property_info(&self) -> Result<PropertyInfo, ApiError> {
-        let v = self.call("GET", &self.property_path(), None, None).await?;
+        let v = self.call("GET", &self.property_path(), None, None, SHORT_MS).await?;
         Ok(PropertyInfo {
-            id: s(&v, "id"),
-            name: s(&v, "name"),
-            greeting: s(&v, "greeting"),
-            locale: s(&v, "locale"),
-            color: s(&v, "color"),
-            open: Reflect::get(&v, &"open".into()).ok().and_then(|x| x.as_bool()).unwrap_or(true),
-            away_message: s(&v, "away_message"),
-            reply_minutes: Reflect::get(&v, &"reply_minutes".into()).ok().and_then(|x| x.as_f64()).unwrap_or(0.0)
-                as u32,
+            id: s(&v, pi::id),
+            name: s(&v, pi::name),
+            greeting: s(&v, pi::greeting),
+            locale: s(&v, pi::locale),
+            color: s(&v, pi::color),
+            open: field(&v, pi::open).as_bool().unwrap_or(true),
+            away_message: s(&v, pi::away_message),
+            reply_minutes: field(&v, pi::reply_minutes).as_f64().unwrap_or(0.0) as u32,
+            phone: s(&v, pi::phone),
+            email: s(&v, pi::email),
         })
+    }
+
+    /// A locale file (`<stem>.<code>.json`, flat key → string).
+    pub async fn locale(&self, code: &str) -> Result<JsValue, ApiError> {
+        if self.assets.is_empty() {
+            return Err(network());
+        }
+        let path = self.assets.clone() + "." + code + ".json";
+        self.call("GET", &path, None, None, SHORT_MS).await
     }
 
     /// `POST /v1/properties/{property}/conversations`: returns the session and the first message.
     pub async fn start(&self, form: &StartForm) -> Result<(String, Option<ChatMessage>), ApiError> {
         let body = Object::new();
-        set(&body, "key", &form.key.as_str().into());
-        set(&body, "name", &form.name.as_str().into());
-        set(&body, "topic", &form.topic.as_str().into());
+        set(&body, sc::key, &form.key.as_str().into());
+        set(&body, sc::name, &form.name.as_str().into());
+        set(&body, sc::topic, &form.topic.as_str().into());
         if !form.reference.is_empty() {
-            let key = if form.reference.contains('@') { "email" } else { "reservation" };
+            let key = if form.reference.contains('@') { sc::email } else { sc::reservation };
             set(&body, key, &form.reference.as_str().into());
         }
         if !form.text.is_empty() {
-            set(&body, "message", &new_message(&form.client_id, &form.text));
+            set(&body, sc::message, &new_msg(&form.client_id, &form.text));
         }
         let path = self.property_path() + "/conversations";
-        let v = self.call("POST", &path, None, Some(body)).await?;
-        let session = opt(&v, "session")
-            .filter(|s| !s.is_empty())
-            .ok_or(ApiError { status: 200, code: "invalid_answer".into() })?;
-        Ok((session, message(&field(&v, "message"))))
+        let v = self.call("POST", &path, None, Some(body), LONG_MS).await?;
+        let session = opt(&v, started::session).filter(|s| !s.is_empty()).ok_or_else(invalid)?;
+        Ok((session, message(&field(&v, started::message))))
     }
 
     /// `GET /v1/conversation/messages`: the newest page, the page before a message
@@ -175,21 +212,22 @@ impl Api {
             Page::Before(id) => path = path + "&before=" + &enc(id),
             Page::After(event) => path = path + "&after=" + &enc(event),
         }
-        let v = self.call("GET", &path, Some(session), None).await?;
-        Ok((messages(&v), b(&v, "more"), b(&v, "resolved")))
+        let v = self.call("GET", &path, Some(session), None, LONG_MS).await?;
+        Ok((messages(&v), b(&v, history::more), b(&v, history::resolved)))
     }
 
     /// `POST /v1/conversation/messages`.
     pub async fn send(&self, session: &str, client_id: &str, text: &str) -> Result<ChatMessage, ApiError> {
-        let body: Object = new_message(client_id, text).unchecked_into();
-        let v = self.call("POST", "/v1/conversation/messages", Some(session), Some(body)).await?;
-        message(&v).ok_or(ApiError { status: 200, code: "invalid_answer".into() })
+        let body: Object = new_msg(client_id, text).unchecked_into();
+        let v = self.call("POST", "/v1/conversation/messages", Some(session), Some(body), LONG_MS).await?;
+        message(&v).ok_or_else(invalid)
     }
 
     /// The live stream: `GET /v1/conversation/events?session=S[&last_event_id=ID]`.
     pub fn events(&self, session: &str, last_event_id: Option<&str>) -> Option<EventSource> {
         let enc = |x: &str| String::from(js_sys::encode_uri_component(x));
-        let mut url = self.proxy.clone() + "/v1/conversation/events?session=" + &enc(session);
+        let mut url =
+            self.proxy.clone() + "/v1/conversation/events?" + lobby_protocol::SESSION_QUERY + "=" + &enc(session);
         if let Some(id) = last_event_id {
             url = url + "&last_event_id=" + &enc(id);
         }
@@ -208,7 +246,7 @@ pub enum Page<'a> {
 /// stream resumed from a history page gives the proxy the time to catch up from.
 pub fn event_id(m: &ChatMessage) -> String {
     let ms = js_sys::Date::parse(&m.at);
-    if ms.is_finite() { format!("{}.{}", (ms / 1000.0) as i64, m.id) } else { m.id.clone() }
+    if ms.is_finite() && ms >= 0.0 { crate::i18n::num((ms / 1000.0) as u32) + "." + &m.id } else { m.id.clone() }
 }
 
 /// What the start form collected.
@@ -225,9 +263,9 @@ pub struct StartForm {
     pub text: String,
 }
 
-fn new_message(client_id: &str, text: &str) -> JsValue {
+fn new_msg(client_id: &str, text: &str) -> JsValue {
     let m = Object::new();
-    set(&m, "client_id", &client_id.into());
-    set(&m, "text", &text.into());
+    set(&m, new_message::client_id, &client_id.into());
+    set(&m, new_message::text, &text.into());
     m.into()
 }

@@ -114,7 +114,7 @@ pub fn flag(n: u32) {
         return;
     };
     let original = TITLE.with(|t| t.borrow_mut().get_or_insert_with(|| doc.title()).clone());
-    doc.set_title(&(String::from("(") + &n.to_string() + ") " + &original));
+    doc.set_title(&(String::from("(") + &crate::i18n::num(n) + ") " + &original));
 }
 
 /// Restores the page title.

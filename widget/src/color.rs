@@ -15,7 +15,7 @@ pub fn parse(hex: &str) -> Option<(u8, u8, u8)> {
 pub fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
     let lin = |c: u8| {
         let c = f64::from(c) / 255.0;
-        if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        if c <= 0.03928 { c / 12.92 } else { js_sys::Math::pow((c + 0.055) / 1.055, 2.4) }
     };
     0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
 }
@@ -33,11 +33,10 @@ pub fn on_accent(hex: &str) -> &'static str {
     if contrast(l, 1.0) >= contrast(l, 0.0) { "#ffffff" } else { "#000000" }
 }
 
-/// Sets `--lobby-accent` and `--lobby-on-accent` on the root element.
-pub fn apply(hex: &str) {
-    if let Some(root) = crate::state::Chat::root() {
-        let style = root.style();
-        let _ = style.set_property("--lobby-accent", hex);
-        let _ = style.set_property("--lobby-on-accent", on_accent(hex));
-    }
+/// Sets `--lobby-accent` and `--lobby-on-accent` on `el` (the panel's mount element: the launcher
+/// keeps the colour the loader gave it at the first paint).
+pub fn apply(el: &web_sys::HtmlElement, hex: &str) {
+    let style = el.style();
+    let _ = style.set_property("--lobby-accent", hex);
+    let _ = style.set_property("--lobby-on-accent", on_accent(hex));
 }

@@ -10,6 +10,7 @@ pub mod attention;
 pub mod color;
 pub mod components;
 pub mod i18n;
+pub mod keys;
 pub mod live;
 pub mod outbox;
 pub mod state;
@@ -53,7 +54,7 @@ impl Handle {
     pub fn set_locale(&self, tag: &str) {
         if let Some(l) = Lang::from_tag(tag) {
             self.chat.lang_chosen.set_value(true);
-            self.chat.lang.set(l);
+            self.chat.set_lang(l);
         }
     }
 
@@ -78,37 +79,41 @@ fn browser_lang() -> Option<Lang> {
     nav.languages().iter().filter_map(|l| l.as_string()).chain(nav.language()).find_map(|l| Lang::from_tag(&l))
 }
 
-/// Mounts the widget into `el` (inside the loader's shadow root). `options`: `proxy`,
-/// `property`, and optionally `locale`, `greeting`, `color`, `name`, `email`, `consent`, and
-/// `emit(name, detail)` for events (`opened`, `closed`, `message`, `unread`, `sound`).
+/// Mounts the widget into `el` (inside the loader's shadow root). `options`: `proxy` (origin),
+/// `a` (the widget files' stem, `/widget/<H>`), `d` (the script tag's `dataset`: `property`,
+/// `locale`, `greeting`, `color`, `contactPhone`, `contactEmail`), `o` (`window.LobbySettings`:
+/// `locale`, `name`, `email`), `consent`, and `emit(name, detail)` for events (`opened`,
+/// `closed`, `message`, `unread`, `sound`).
 #[wasm_bindgen]
 pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
-    let get = |k: &str| api::opt(&options, k).filter(|s| !s.is_empty());
-    let api = Api { proxy: get("proxy").unwrap_or_default(), property: get("property").unwrap_or_default() };
+    let obj = |k: &str| Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let (d, o) = (obj("d"), obj("o"));
+    let get = |v: &JsValue, k: &str| api::opt(v, k).filter(|s| !s.is_empty());
+    let api = Api {
+        proxy: get(&options, "proxy").unwrap_or_default(),
+        property: get(&d, "property").unwrap_or_default(),
+        assets: get(&options, "a").unwrap_or_default(),
+    };
     store::init(&api.property);
     if api::b(&options, "consent") {
         store::consent();
     }
-    let emit = Reflect::get(&options, &"emit".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .unwrap_or_else(|| Function::new_no_args(""));
+    let emit = obj("emit").dyn_into::<Function>().unwrap_or_else(|_| Function::new_no_args(""));
     let root = el.parent_element().and_then(|p| p.dyn_into::<HtmlElement>().ok()).unwrap_or_else(|| el.clone());
-    Chat::set_host(root, emit);
+    Chat::set_host(root, el.clone(), emit);
 
     let owner = Owner::new();
     owner.set();
-    let lang = get("locale").and_then(|l| Lang::from_tag(&l)).or_else(browser_lang);
-    let color = get("color").filter(|c| color::parse(c).is_some());
-    if let Some(c) = &color {
-        color::apply(c);
-    }
-    let chat = Chat::new(api, lang, get("greeting"), color.is_some());
-    chat.name.set(get("name").unwrap_or_default());
-    chat.reference.set(get("email").unwrap_or_default());
+    let lang = get(&o, "locale").or_else(|| get(&d, "locale")).and_then(|l| Lang::from_tag(&l)).or_else(browser_lang);
+    // The loader painted `data-color` (when valid) on the launcher and the panel already.
+    let forced = get(&d, "color").is_some_and(|c| color::parse(&c).is_some());
+    let chat = Chat::new(api, lang, get(&d, "greeting"), forced);
+    chat.contact.set_value((get(&d, "contactPhone").unwrap_or_default(), get(&d, "contactEmail").unwrap_or_default()));
+    chat.name.set(get(&o, "name").unwrap_or_default());
+    chat.reference.set(get(&o, "email").unwrap_or_default());
 
     // Rendering first: `mount_to` also starts the executor that effects need.
-    leptos::mount::mount_to(el, move || view! { <components::panel::Panel chat=chat/> }).forget();
+    leptos::mount::mount_to(el, move || components::panel::panel(chat)).forget();
 
     // Events for the loader and the host page.
     Effect::new(move |was: Option<bool>| {
@@ -123,7 +128,7 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     Effect::new(move |_| {
         let n = chat.unread.get();
         let lang = chat.lang.get();
-        let label = if n > 0 { lang.fill(Key::Unread, n, "") } else { lang.t(Key::Launcher).to_owned() };
+        let label = if n > 0 { lang.fill(Key::Unread, n, "") } else { lang.t(Key::Launcher) };
         let o = Object::new();
         let _ = Reflect::set(&o, &"count".into(), &n.into());
         let _ = Reflect::set(&o, &"label".into(), &label.into());

@@ -9,12 +9,11 @@ use std::cell::{Cell, RefCell};
 use leptos::prelude::*;
 use lobby_protocol::events;
 use wasm_bindgen::{JsCast, closure::Closure};
-use wasm_bindgen_futures::spawn_local;
 use web_sys::{Event, EventSource, MessageEvent};
 
 use crate::api;
 use crate::outbox::backoff_ms;
-use crate::state::{Chat, Link, after, cancel, online};
+use crate::state::{Chat, Link, after, cancel, online, spawn_local};
 
 struct Live {
     es: EventSource,
@@ -98,7 +97,11 @@ pub fn connect(chat: Chat) {
         Box::new(move |e| {
             let e: MessageEvent = e.unchecked_into();
             remember(chat, &e);
-            let resolved = e.data().as_string().and_then(|d| api::parse(&d)).is_none_or(|v| api::b(&v, "resolved"));
+            let resolved = e
+                .data()
+                .as_string()
+                .and_then(|d| api::parse(&d))
+                .is_none_or(|v| api::b(&v, lobby_protocol::keys::resolved::resolved));
             chat.resolved.set(resolved);
         }),
     );

@@ -9,7 +9,6 @@ use std::cell::{Cell, RefCell};
 use leptos::prelude::*;
 use lobby_protocol::{Author, ChatMessage, PropertyInfo, limits};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlElement;
 
 use crate::api::{self, Api, StartForm};
@@ -40,7 +39,8 @@ pub enum Link {
 }
 
 thread_local! {
-    static HOST: RefCell<Option<(HtmlElement, js_sys::Function)>> = const { RefCell::new(None) };
+    static HOST: RefCell<Option<(HtmlElement, HtmlElement, js_sys::Function)>> = const { RefCell::new(None) };
+    static TICKING: Cell<bool> = const { Cell::new(false) };
     static FLUSHING: Cell<bool> = const { Cell::new(false) };
     static SYNCING: Cell<bool> = const { Cell::new(false) };
     static RETRIES: Cell<u32> = const { Cell::new(0) };
@@ -57,7 +57,15 @@ pub struct Chat {
     pub lang_chosen: StoredValue<bool>,
     /// Whether the page forced the colour (`data-color`).
     pub color_forced: StoredValue<bool>,
+    /// The hotel's phone and email from the page (`data-contact-phone`, `data-contact-email`),
+    /// shown when the property's config (which may name them too) cannot be fetched.
+    pub contact: StoredValue<(String, String)>,
+    /// The language shown (its strings are loaded).
     pub lang: RwSignal<Lang>,
+    /// The language asked for last (its strings may still be on their way).
+    pub wanted: StoredValue<Lang>,
+    /// Seconds left of a wait the proxy asked for (`Retry-After`); 0 when none.
+    pub wait: RwSignal<u32>,
     pub info: RwSignal<Option<PropertyInfo>>,
     pub phase: RwSignal<Phase>,
     pub open: RwSignal<bool>,
@@ -127,8 +135,16 @@ pub fn online() -> bool {
     web_sys::window().is_none_or(|w| w.navigator().on_line())
 }
 
+/// Runs a future to completion on the browser's event loop. Every task goes through this one boxed
+/// type, so the executor's code is compiled once, not once per `async` block (smaller wasm).
+pub fn spawn_local(f: impl std::future::Future<Output = ()> + 'static) {
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = Box::pin(f);
+    wasm_bindgen_futures::spawn_local(f);
+}
+
 /// Runs `f` after `ms` milliseconds; returns the timer id.
 pub fn after(ms: u32, f: impl FnOnce() + 'static) -> i32 {
+    let f: Box<dyn FnOnce()> = Box::new(f);
     let cb = wasm_bindgen::closure::Closure::once_into_js(f);
     web_sys::window()
         .and_then(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), ms as i32).ok())
@@ -147,12 +163,15 @@ pub fn cancel(id: i32) {
 impl Chat {
     /// Creates the state; nothing is fetched until [`Chat::boot`].
     pub fn new(api: Api, lang: Option<Lang>, greeting: Option<String>, color: bool) -> Chat {
-        Chat {
+        let chat = Chat {
             api: StoredValue::new(api),
             greeting: StoredValue::new(greeting),
             lang_chosen: StoredValue::new(lang.is_some()),
             color_forced: StoredValue::new(color),
-            lang: RwSignal::new(lang.unwrap_or(Lang::En)),
+            contact: StoredValue::new(Default::default()),
+            lang: RwSignal::new(Lang::EN),
+            wanted: StoredValue::new(Lang::EN),
+            wait: RwSignal::new(0),
             info: RwSignal::new(None),
             phase: RwSignal::new(Phase::Loading),
             open: RwSignal::new(false),
@@ -168,30 +187,99 @@ impl Chat {
             announce: RwSignal::new(String::new()),
             last_event: StoredValue::new(None),
             synced: StoredValue::new(false),
+        };
+        if let Some(l) = lang {
+            chat.set_lang(l);
         }
+        chat
     }
 
-    /// Remembers the loader's root element and its event callback.
-    pub fn set_host(root: HtmlElement, emit: js_sys::Function) {
-        HOST.with(|h| *h.borrow_mut() = Some((root, emit)));
+    /// Switches the language once its strings are here (English at once; another language after
+    /// its file arrived; if it cannot be fetched, the current language stays).
+    pub fn set_lang(self, l: Lang) {
+        self.wanted.set_value(l);
+        if l.loaded() {
+            self.lang.set(l);
+            return;
+        }
+        spawn_local(async move {
+            let api = self.api.get_value();
+            if let Ok(strings) = api.locale(l.code()).await {
+                l.insert(strings);
+                if self.wanted.get_value() == l {
+                    self.lang.set(l);
+                }
+            }
+        });
+    }
+
+    /// Remembers the loader's root element, the mount element and the loader's event callback.
+    pub fn set_host(root: HtmlElement, mount: HtmlElement, emit: js_sys::Function) {
+        HOST.with(|h| *h.borrow_mut() = Some((root, mount, emit)));
     }
 
     /// The loader's root element (theme, colour and viewport variables live on it).
     pub fn root() -> Option<HtmlElement> {
-        HOST.with(|h| h.borrow().as_ref().map(|(r, _)| r.clone()))
+        HOST.with(|h| h.borrow().as_ref().map(|(r, _, _)| r.clone()))
+    }
+
+    /// The element the panel is mounted in (the property's colour lives on it).
+    pub fn mount_el() -> Option<HtmlElement> {
+        HOST.with(|h| h.borrow().as_ref().map(|(_, m, _)| m.clone()))
     }
 
     /// Tells the loader (and through it the host page) about `name`.
     pub fn emit(name: &str, detail: &JsValue) {
         HOST.with(|h| {
-            if let Some((_, f)) = h.borrow().as_ref() {
+            if let Some((_, _, f)) = h.borrow().as_ref() {
                 let _ = f.call2(&JsValue::NULL, &name.into(), detail);
             }
         });
     }
 
+    /// Puts the loader's host element on top of the browser's top layer again (after any popover
+    /// or dialog the page opened since), so the panel stays above everything on the page.
+    fn promote() {
+        let host = Chat::root()
+            .and_then(|r| r.get_root_node().dyn_into::<web_sys::ShadowRoot>().ok())
+            .and_then(|s| s.host().dyn_into::<HtmlElement>().ok());
+        if let Some(h) = host {
+            let _ = h.hide_popover();
+            let _ = h.show_popover();
+        }
+    }
+
+    /// Counts [`Chat::wait`] down to 0, one second at a time.
+    pub fn wait_for(self, secs: u32) {
+        self.wait.set(secs);
+        if TICKING.with(|t| t.replace(true)) {
+            return;
+        }
+        fn tick(chat: Chat) {
+            after(1000, move || {
+                let left = chat.wait.get_untracked().saturating_sub(1);
+                chat.wait.set(left);
+                if left > 0 {
+                    tick(chat);
+                } else {
+                    TICKING.with(|t| t.set(false));
+                }
+            });
+        }
+        tick(self);
+    }
+
+    /// The hotel's phone and email: the property's config, else the page's `data-contact-*`.
+    pub fn contact_info(self) -> (String, String) {
+        let (p, e) = self.contact.get_value();
+        self.info.with(|i| match i {
+            Some(i) if !i.phone.is_empty() || !i.email.is_empty() => (i.phone.clone(), i.email.clone()),
+            _ => (p, e),
+        })
+    }
+
     /// The string for `key` in the current language (reactive).
-    pub fn t(self, key: Key) -> &'static str {
+    pub fn t(self, key: Key) -> String {
         self.lang.get().t(key)
     }
 
@@ -207,6 +295,7 @@ impl Chat {
             if !hidden() {
                 self.unread.set(0);
             }
+            Chat::promote();
         }
         self.open.set(open);
     }
@@ -238,10 +327,15 @@ impl Chat {
                     if !self.lang_chosen.get_value()
                         && let Some(l) = Lang::from_tag(&info.locale)
                     {
-                        self.lang.set(l);
+                        self.set_lang(l);
                     }
-                    if !self.color_forced.get_value() && color::parse(&info.color).is_some() {
-                        color::apply(&info.color);
+                    // The launcher keeps the loader's colour (`data-color` or its default) from
+                    // the first paint; the property's colour is the panel's.
+                    if !self.color_forced.get_value()
+                        && color::parse(&info.color).is_some()
+                        && let Some(m) = Chat::mount_el()
+                    {
+                        color::apply(&m, &info.color);
                     }
                     self.info.set(Some(info));
                     if self.phase.get_untracked() == Phase::Loading {
@@ -257,8 +351,12 @@ impl Chat {
         });
     }
 
-    /// Starts a conversation from the form; `busy` and `failed` report progress to the form.
+    /// Starts a conversation from the form; `busy` and `failed` report progress to the form
+    /// (a wait the proxy asked for counts down in [`Chat::wait`]).
     pub fn start(self, form: StartForm, busy: RwSignal<bool>, failed: RwSignal<bool>) {
+        if self.wait.get_untracked() > 0 {
+            return;
+        }
         busy.set(true);
         failed.set(false);
         spawn_local(async move {
@@ -297,6 +395,7 @@ impl Chat {
                     }
                     live::connect(self);
                 }
+                Err(e) if e.retry_after > 0 => self.wait_for(e.retry_after),
                 Err(_) => failed.set(true),
             }
             busy.set(false);
@@ -388,14 +487,8 @@ impl Chat {
         self.save_outbox();
         if let (true, Some((o, id, text))) = (added, detail) {
             let lang = self.lang.get_untracked();
-            self.announce.set(
-                lang.fill(
-                    Key::NewFrom,
-                    0,
-                    &self.info.with_untracked(|i| i.as_ref().map(|i| i.name.clone()).unwrap_or_default()),
-                ) + ": "
-                    + &text,
-            );
+            let hotel = self.info.with_untracked(|i| i.as_ref().map(|i| i.name.clone()).unwrap_or_default());
+            self.announce.set(lang.fill(Key::NewFrom, 0, &hotel) + ": " + &text);
             if !self.open.get_untracked() || hidden() {
                 self.unread.update(|n| *n += 1);
             }
@@ -436,6 +529,10 @@ impl Chat {
         let Some(session) = self.session.get_untracked() else {
             return;
         };
+        // While the proxy's wait runs, its timer sends (wakes and reconnects do not).
+        if self.wait.get_untracked() > 0 {
+            return;
+        }
         if FLUSHING.with(|f| f.replace(true)) {
             return;
         }
@@ -452,6 +549,16 @@ impl Chat {
                         RETRIES.with(|r| r.set(0));
                         self.messages.update(|l| outbox::confirm(l, &cid, m));
                         self.save_outbox();
+                    }
+                    // The proxy said how long to wait (429, 503 busy): show it and send then.
+                    Err(e) if e.transient() && e.retry_after > 0 => {
+                        self.wait_for(e.retry_after);
+                        let resume = move || {
+                            self.wait.set(0);
+                            self.flush();
+                        };
+                        RETRY_TIMER.with(|t| t.set(after(e.retry_after * 1000, resume)));
+                        break;
                     }
                     Err(e) if e.transient() => {
                         let n = RETRIES.with(|r| r.replace(r.get() + 1));

@@ -14,7 +14,7 @@ pub fn follow() {
         move || {
             if let Some(root) = crate::state::Chat::root() {
                 let style = root.style();
-                let px = |v: f64| (v.round() as i64).to_string() + "px";
+                let px = |v: f64| crate::i18n::num(v.round().max(0.0) as u32) + "px";
                 let _ = style.set_property("--lobby-vh", &px(vv.height()));
                 let _ = style.set_property("--lobby-vt", &px(vv.offset_top()));
             }

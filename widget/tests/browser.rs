@@ -4,7 +4,7 @@
 
 use lobby_protocol::{Author, ChatMessage};
 use lobby_widget::color;
-use lobby_widget::i18n::{ALL, ALL_KEYS, Key, Lang};
+use lobby_widget::i18n::{self, Key, Lang};
 use lobby_widget::outbox::{self, Msg, Status};
 use lobby_widget::store;
 use wasm_bindgen::JsCast;
@@ -29,49 +29,58 @@ async fn sleep(ms: i32) {
     wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
 }
 
-// ---- translations ----
+// ---- translations (the locale files themselves: tests/tests/widget_locales.rs) ----
 
-#[wasm_bindgen_test]
-fn every_key_is_translated_in_every_language() {
-    // ALL_KEYS has KEYS entries (checked by the compiler); each in its own place means each once.
-    assert!(ALL_KEYS.iter().enumerate().all(|(i, k)| *k as usize == i), "ALL_KEYS out of declaration order");
-    for lang in ALL {
-        for k in ALL_KEYS {
-            let s = lang.t(k);
-            assert!(!s.trim().is_empty(), "{lang:?} {k:?} empty");
-            for ph in ["{n}", "{hotel}"] {
-                assert_eq!(Lang::En.t(k).contains(ph), s.contains(ph), "{lang:?} {k:?} placeholder {ph}");
-            }
-        }
-    }
+/// Loads a locale file as the widget would after fetching it.
+fn load(code: &str, json: &str) -> Lang {
+    let l = Lang::from_tag(code).unwrap();
+    l.insert(js_sys::JSON::parse(json).unwrap());
+    l
+}
+
+fn de() -> Lang {
+    load("de", include_str!("../locales/de.json"))
+}
+
+fn ar() -> Lang {
+    load("ar", include_str!("../locales/ar.json"))
 }
 
 #[wasm_bindgen_test]
-fn languages_differ_from_english() {
-    for lang in ALL.into_iter().filter(|l| *l != Lang::En) {
-        let same = ALL_KEYS.into_iter().filter(|k| lang.t(*k) == Lang::En.t(*k)).count();
-        // A few words are the same in some languages ("Message", "Messages").
-        assert!(same <= 3, "{lang:?}: {same} strings identical to English");
-    }
+fn english_is_built_in_and_other_languages_come_from_their_file() {
+    assert!(Lang::EN.loaded());
+    assert_eq!(Lang::EN.t(Key::Send), "Send");
+    assert_eq!(Lang::EN.fill(Key::Unread, 3, ""), "Chat with us, 3 unread");
+    assert_eq!(Lang::EN.fill(Key::WaitSend, 12, ""), "Busy right now. Your message will be sent in 12 s.");
+    let sv = Lang::from_tag("sv-SE").unwrap();
+    assert!(!sv.loaded(), "nothing but English before a file arrives");
+    assert_eq!(sv.t(Key::Send), "Send", "English until then");
+    assert_eq!(de().fill(Key::Unread, 3, ""), "Chatten Sie mit uns, 3 ungelesen");
+    assert_eq!(i18n::num(0), "0");
+    assert_eq!(i18n::num(4_000), "4000");
 }
 
 #[wasm_bindgen_test]
 fn tags_and_direction() {
-    assert_eq!(Lang::from_tag("de-AT"), Some(Lang::De));
-    assert_eq!(Lang::from_tag("AR"), Some(Lang::Ar));
-    assert_eq!(Lang::from_tag("pt-BR"), None);
-    assert_eq!(Lang::Ar.dir(), "rtl");
-    assert!(ALL.iter().filter(|l| l.rtl()).count() == 1);
-    assert_eq!(Lang::De.fill(Key::Unread, 3, ""), "Chatten Sie mit uns, 3 ungelesen");
+    assert_eq!(Lang::from_tag("de-AT").map(Lang::code), Some("de"));
+    assert_eq!(Lang::from_tag("AR").map(Lang::code), Some("ar"));
+    assert_eq!(Lang::from_tag("iw-IL").map(Lang::code), Some("he"));
+    assert_eq!(Lang::from_tag("zh-Hant-TW").map(Lang::code), Some("zh"));
+    assert_eq!(Lang::from_tag("pt-BR").map(Lang::code), Some("pt"));
+    assert_eq!(Lang::from_tag("xx"), None);
+    assert_eq!(ar().dir(), "rtl");
+    let rtl: Vec<_> = i18n::all().filter(|l| l.rtl()).map(Lang::code).collect();
+    assert_eq!(rtl, ["ar", "he"]);
+    assert!(i18n::all().count() >= 20);
 }
 
 #[wasm_bindgen_test]
 fn times_are_localised() {
-    let en = Lang::En.time("2020-01-02T15:04:00Z");
-    let de = Lang::De.time("2020-01-02T15:04:00Z");
-    assert!(!en.is_empty() && !de.is_empty());
-    assert_ne!(en, de, "en {en} de {de}");
-    assert_eq!(Lang::En.time(""), "");
+    let en = Lang::EN.time("2020-01-02T15:04:00Z");
+    let ja = Lang::from_tag("ja").unwrap().time("2020-01-02T15:04:00Z");
+    assert!(!en.is_empty() && !ja.is_empty());
+    assert_ne!(en, ja, "en {en} ja {ja}");
+    assert_eq!(Lang::EN.time(""), "");
 }
 
 // ---- message list ----
@@ -213,9 +222,15 @@ async fn panel_renders_in_shadow_root_and_messages_are_text() {
     let set = |k: &str, v: &wasm_bindgen::JsValue| {
         js_sys::Reflect::set(&opts, &k.into(), v).unwrap();
     };
+    // Both languages' files as if fetched (there is no proxy here).
+    ar();
+    de();
+    let d = js_sys::Object::new();
+    js_sys::Reflect::set(&d, &"property".into(), &"render-test".into()).unwrap();
+    js_sys::Reflect::set(&d, &"locale".into(), &"ar".into()).unwrap();
+    js_sys::Reflect::set(&d, &"contactPhone".into(), &"+420 1".into()).unwrap();
     set("proxy", &"http://127.0.0.1:9".into());
-    set("property", &"render-test".into());
-    set("locale", &"ar".into());
+    set("d", &d);
     let events = js_sys::Array::new();
     let ev2 = events.clone();
     let emit = wasm_bindgen::closure::Closure::<dyn Fn(String)>::new(move |name: String| {
@@ -249,26 +264,28 @@ async fn panel_renders_in_shadow_root_and_messages_are_text() {
     sleep(20).await;
     assert!(panel.has_attribute("hidden"));
     assert!(events.includes(&"closed".into(), 0));
-    // The proxy is unreachable here: the panel says so instead of hanging.
+    // The proxy is unreachable here: the panel says so instead of hanging, with the page's contact.
     assert!(panel.text_content().unwrap().contains("nicht verfügbar"));
+    let contact = sr.query_selector("[data-testid=lobby-contact] a").unwrap().unwrap();
+    assert_eq!(contact.get_attribute("href").as_deref(), Some("tel:+4201"));
 }
 
 #[wasm_bindgen_test]
 async fn message_markup_never_renders() {
     use leptos::prelude::*;
     use lobby_widget::api::Api;
-    use lobby_widget::components::message_list::MessageList;
+    use lobby_widget::components::message_list::message_list;
     use lobby_widget::state::{Chat, Phase};
 
     let (sr, mnt) = shadow_mount();
-    let chat = Chat::new(Api::default(), Some(Lang::En), None, false);
+    let chat = Chat::new(Api::default(), Some(Lang::EN), None, false);
     chat.phase.set(Phase::Chat);
     let evil = "<img src=x onerror=\"window.__pwned=1\"><b>bold</b>";
     chat.messages.set(vec![Msg::pending("c1".into(), evil.into(), "2026-11-21T10:00:00Z".into())]);
     chat.messages.update(|l| {
         outbox::merge(l, cm("h1", None, Author::Hotel, evil));
     });
-    leptos::mount::mount_to(mnt, move || view! { <MessageList chat=chat/> }).forget();
+    leptos::mount::mount_to(mnt, move || message_list(chat)).forget();
     sleep(30).await;
     let items = sr.query_selector_all("[data-testid=lobby-message]").unwrap();
     assert_eq!(items.length(), 2);
@@ -285,7 +302,15 @@ async fn message_markup_never_renders() {
     sleep(30).await;
     let guest = sr.query_selector("[data-author=guest]").unwrap().unwrap();
     assert_eq!(guest.get_attribute("data-status").as_deref(), Some("failed"));
-    assert!(guest.query_selector("[data-testid=lobby-retry]").unwrap().is_some());
+    let retry: web_sys::HtmlElement =
+        guest.query_selector("[data-testid=lobby-retry]").unwrap().unwrap().unchecked_into();
+    // Retry (a real click event on the button): queued again.
+    retry.click();
+    sleep(30).await;
+    let guest = sr.query_selector("[data-author=guest]").unwrap().unwrap();
+    assert_eq!(guest.get_attribute("data-status").as_deref(), Some("sending"), "retry queues the message again");
+    chat.messages.update(|l| outbox::set_status(l, "c1", Status::Failed));
+    sleep(30).await;
     // failed → sent.
     chat.messages.update(|l| outbox::confirm(l, "c1", cm("m1", Some("c1"), Author::Guest, evil)));
     sleep(30).await;

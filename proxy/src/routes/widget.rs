@@ -97,6 +97,8 @@ pub async fn property_info(
         open: c.hours.is_open(Timestamp::now()),
         away_message: c.away_message.clone(),
         reply_minutes: c.reply_minutes,
+        phone: c.phone.clone(),
+        email: c.email.clone(),
     }))
 }
 

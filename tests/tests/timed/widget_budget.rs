@@ -1,11 +1,20 @@
 //! What the widget costs a hotel page, measured in a real headless Chromium against the real
 //! proxy: the loader's size, what is fetched and how much the main thread is blocked before the
-//! guest shows interest, and what opening the chat costs. Prints every figure; asserts the budgets
-//! that are met (the widget's own 40 KB budget is known to be missed, see widget/README.md).
+//! guest shows interest, and what opening the chat costs. Prints every figure; asserts the loader's
+//! 2,048 B brotli, and that the widget on open does not grow (its 80 KB budget is not met yet: the
+//! figure and the gap are printed).
 
 use std::{io::Write, process::Command, time::Duration};
 
 use lobby_e2e::{Ports, Stack, browser::Browser};
+
+/// The widget's budget on open: wasm + js + css, brotli (issue 14: 80 KB). Not met yet (93.0 KB,
+/// widget/README.md "Budgets"): printed with its gap, while the assertion guards
+/// against growth beyond [`WIDGET_CEILING`].
+const WIDGET_BUDGET: usize = 80_000;
+/// What the widget measured when the budget test last changed, plus 1 KB: a change that makes the
+/// widget bigger than that fails here and has to say why (and move this line).
+const WIDGET_CEILING: usize = 94_000;
 
 /// Size of `bytes` compressed with brotli -q 11 (the `brotli` tool `make test` installs).
 fn brotli_len(bytes: &[u8]) -> usize {
@@ -135,22 +144,35 @@ async fn budget() {
         let body = fetch(url).await;
         let br = brotli_len(&body);
         total_br += br;
-        parts.push(format!(
-            "{} {:.1} KB ({:.1} KB raw)",
-            url.rsplit('/').next().unwrap(),
-            br as f64 / 1000.0,
-            body.len() as f64 / 1000.0
-        ));
+        let kind = if url.ends_with(".wasm") {
+            "wasm"
+        } else if url.ends_with(".js") {
+            "js"
+        } else if url.ends_with(".css") {
+            "css"
+        } else {
+            "other"
+        };
+        parts.push(format!("{kind} {br} B ({} B raw)", body.len()));
     }
     println!(
-        "widget on open, brotli: {:.1} KB = {} (budget 40 KB, known to be missed)",
-        total_br as f64 / 1000.0,
-        parts.join(" + ")
+        "widget on open, brotli: {} = total {total_br} B (budget {WIDGET_BUDGET} B: {})",
+        parts.join(" + "),
+        if total_br <= WIDGET_BUDGET { "ok".to_owned() } else { format!("OVER by {} B", total_br - WIDGET_BUDGET) }
+    );
+    // A language other than English adds its own strings, fetched when it is chosen.
+    let stem = widget.iter().find(|u| u.ends_with(".css")).expect("the stylesheet").trim_end_matches(".css");
+    let locale = fetch(&format!("{stem}.ja.json")).await;
+    println!(
+        "a locale file (ja), brotli: {} B ({} B raw), fetched only for a Japanese guest",
+        brotli_len(&locale),
+        locale.len()
     );
 
     assert!(loader_br <= 2048, "loader {loader_br} B brotli > 2 KB");
     assert_eq!(best, 0.0, "the loader blocks the host page's main thread on every load: {loader_blocking:?}");
-    assert_eq!(widget.len(), 3, "wasm, js and css fetched on open: {widget:?}");
+    assert_eq!(widget.len(), 3, "wasm, js and css fetched on open (English: no locale file): {widget:?}");
+    assert!(total_br <= WIDGET_CEILING, "widget on open {total_br} B brotli grew past {WIDGET_CEILING} B");
     browser.close().await;
     stack.stop().await;
 }

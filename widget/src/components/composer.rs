@@ -5,13 +5,12 @@ use leptos::prelude::*;
 use lobby_protocol::limits;
 use web_sys::KeyboardEvent;
 
-use crate::components::icons::{Icon, Svg};
+use crate::components::icons::{Icon, svg};
 use crate::i18n::Key;
 use crate::state::Chat;
 
 /// The composer.
-#[component]
-pub fn Composer(chat: Chat) -> impl IntoView {
+pub fn composer(chat: Chat) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let too_long = move || text.with(|t| t.chars().count() > limits::MAX_TEXT_CHARS);
     let submit = move || {
@@ -35,13 +34,13 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 rows="1"
                 aria-label=move || chat.t(Key::Composer)
                 placeholder=move || chat.t(Key::Composer)
-                aria-invalid=move || too_long().to_string()
+                aria-invalid=move || if too_long() { "true" } else { "false" }
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
                 on:keydown=keydown
             ></textarea>
             <button type="submit" class="lobby-send" data-testid="lobby-send" aria-label=move || chat.t(Key::Send)>
-                <Svg icon=Icon::Send/>
+                {svg(Icon::Send)}
             </button>
         </form>
         {move || too_long().then(|| view! {

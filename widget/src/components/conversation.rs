@@ -3,27 +3,30 @@
 
 use leptos::prelude::*;
 
-use crate::components::{composer::Composer, message_list::MessageList, resolved::ResolvedBanner};
+use crate::components::{composer::composer, message_list::message_list, resolved::resolved_banner};
 use crate::i18n::Key;
 use crate::state::{Chat, Link};
 
 /// The conversation view.
-#[component]
-pub fn Conversation(chat: Chat) -> impl IntoView {
-    let notice = move || match chat.link.get() {
-        Link::Online => None,
-        Link::Offline => Some(Key::Offline),
-        Link::Reconnecting => Some(Key::Reconnecting),
+pub fn conversation(chat: Chat) -> impl IntoView {
+    let notice = move || {
+        let lang = chat.lang.get();
+        match (chat.link.get(), chat.wait.get()) {
+            (Link::Offline, _) => Some(lang.t(Key::Offline)),
+            (_, n) if n > 0 => Some(lang.fill(Key::WaitSend, n, "")),
+            (Link::Reconnecting, _) => Some(lang.t(Key::Reconnecting)),
+            (Link::Online, _) => None,
+        }
     };
     view! {
-        {move || notice().map(|k| view! {
-            <p class="lobby-notice" role="status" data-testid="lobby-connection">{chat.t(k)}</p>
+        {move || notice().map(|t| view! {
+            <p class="lobby-notice" role="status" data-testid="lobby-connection">{t}</p>
         })}
-        <MessageList chat=chat/>
+        {message_list(chat)}
         {move || if chat.resolved.get() {
-            view! { <ResolvedBanner chat=chat/> }.into_any()
+            view! { {resolved_banner(chat)} }.into_any()
         } else {
-            view! { <Composer chat=chat/> }.into_any()
+            view! { {composer(chat)} }.into_any()
         }}
     }
 }

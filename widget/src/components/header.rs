@@ -3,18 +3,17 @@
 
 use leptos::prelude::*;
 
-use crate::components::icons::{Icon, Svg};
+use crate::components::icons::{Icon, svg};
 use crate::i18n::Key;
 use crate::state::Chat;
 use crate::store::{self, keys};
 
 /// The header bar.
-#[component]
-pub fn Header(chat: Chat) -> impl IntoView {
+pub fn header(chat: Chat) -> impl IntoView {
     let status = move || {
         let lang = chat.lang.get();
         chat.info.with(|i| match i {
-            Some(i) if !i.open => lang.t(Key::Away).to_owned(),
+            Some(i) if !i.open => lang.t(Key::Away),
             Some(i) if i.reply_minutes > 0 => lang.fill(Key::RepliesWithin, i.reply_minutes, ""),
             _ => String::new(),
         })
@@ -39,9 +38,9 @@ pub fn Header(chat: Chat) -> impl IntoView {
                 on:click=toggle_sound
             >
                 {move || if chat.muted.get() {
-                    view! { <Svg icon=Icon::Muted/> }
+                    view! { {svg(Icon::Muted)} }
                 } else {
-                    view! { <Svg icon=Icon::Sound/> }
+                    view! { {svg(Icon::Sound)} }
                 }}
             </button>
             <button
@@ -51,7 +50,7 @@ pub fn Header(chat: Chat) -> impl IntoView {
                 aria-label=move || chat.t(Key::Close)
                 on:click=move |_| chat.set_open(false)
             >
-                <Svg icon=Icon::Close/>
+                {svg(Icon::Close)}
             </button>
         </div>
     }

@@ -13,8 +13,7 @@ pub enum Icon {
 }
 
 /// An icon, 20 × 20, mirrored in right-to-left layouts where direction matters (send).
-#[component]
-pub fn Svg(icon: Icon) -> impl IntoView {
+pub fn svg(icon: Icon) -> impl IntoView {
     let d = match icon {
         Icon::Close => "M6 6l12 12M18 6L6 18",
         Icon::Send => "M4 12l16-8-6 16-2-7z",

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, KeyboardEvent};
 
-use crate::components::{conversation::Conversation, header::Header, start_form::StartForm};
+use crate::components::{conversation::conversation, header::header, start_form::start_form};
 use crate::i18n::Key;
 use crate::state::{Chat, Phase};
 
@@ -56,8 +56,7 @@ fn trap(ev: &KeyboardEvent, panel: &HtmlElement) {
 }
 
 /// The panel (`data-testid="lobby-panel"`).
-#[component]
-pub fn Panel(chat: Chat) -> impl IntoView {
+pub fn panel(chat: Chat) -> impl IntoView {
     let panel = NodeRef::<html::Div>::new();
     Effect::new(move |_| {
         chat.phase.track();
@@ -90,25 +89,43 @@ pub fn Panel(chat: Chat) -> impl IntoView {
             node_ref=panel
             on:keydown=keydown
         >
-            <Header chat=chat/>
+            {header(chat)}
             {move || match chat.phase.get() {
                 Phase::Loading => view! {
                     <p class="lobby-body lobby-note" role="status">{chat.t(Key::Loading)}</p>
                 }.into_any(),
                 Phase::Unavailable => view! {
-                    <div class="lobby-body lobby-note" role="status">
+                    <div class="lobby-body lobby-note" role="status" data-testid="lobby-unavailable">
                         <p>{chat.t(Key::Unavailable)}</p>
+                        {contact(chat)}
                         <button type="button" class="lobby-button" on:click=move |_| chat.load_info()>
                             {chat.t(Key::TryAgain)}
                         </button>
                     </div>
                 }.into_any(),
-                Phase::Start => view! { <StartForm chat=chat/> }.into_any(),
-                Phase::Chat => view! { <Conversation chat=chat/> }.into_any(),
+                Phase::Start => view! { {start_form(chat)} }.into_any(),
+                Phase::Chat => view! { {conversation(chat)} }.into_any(),
             }}
             <div class="lobby-sr" aria-live="polite" data-testid="lobby-live">
                 {move || chat.announce.get()}
             </div>
         </div>
     }
+}
+
+/// The hotel's own phone and email (`lobby-contact`), for when the chat cannot be reached: from
+/// the property's config, else from the page's `data-contact-phone` / `data-contact-email`.
+pub fn contact(chat: Chat) -> impl IntoView {
+    let (phone, email) = untrack(|| chat.contact_info());
+    let tel = String::from("tel:") + &phone.replace(' ', "");
+    let mailto = String::from("mailto:") + &email;
+    (!phone.is_empty() || !email.is_empty()).then(|| {
+        view! {
+            <p class="lobby-contact" data-testid="lobby-contact">
+                {chat.t(Key::Contact)}
+                {(!phone.is_empty()).then(|| view! { <a href=tel dir="ltr">{phone}</a> })}
+                {(!email.is_empty()).then(|| view! { <a href=mailto>{email}</a> })}
+            </p>
+        }
+    })
 }

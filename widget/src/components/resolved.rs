@@ -7,8 +7,7 @@ use crate::i18n::Key;
 use crate::state::Chat;
 
 /// The banner that replaces the composer.
-#[component]
-pub fn ResolvedBanner(chat: Chat) -> impl IntoView {
+pub fn resolved_banner(chat: Chat) -> impl IntoView {
     view! {
         <div class="lobby-resolved" data-testid="lobby-resolved" role="status">
             <p>{move || chat.t(Key::Resolved)}</p>

@@ -1,18 +1,56 @@
 //! The start form: greeting, opening hours (away message and reply time), then name, topic,
 //! optional email or reservation number and the first message. Validates before sending and
-//! reports errors next to the fields (`aria-invalid`, `aria-describedby`).
+//! reports errors next to the fields (`aria-invalid`, `aria-describedby`). When the proxy asks
+//! to wait (`Retry-After`), the wait counts down under the button; when it cannot be reached,
+//! the hotel's own contact is shown.
 
 use leptos::prelude::*;
 use lobby_protocol::limits;
 use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
-use crate::i18n::Key;
+use crate::components::panel::contact;
+use crate::i18n::{Key, num};
 use crate::state::{Chat, client_id, start_key};
 
+/// One labelled input with its error line. One non-generic function for the three inputs, so
+/// their views are compiled once (the notes in widget/README.md, "Size"). A field with an
+/// `error` is required: once the form was submitted (`checked`), an empty value shows the error.
+#[allow(clippy::too_many_arguments)]
+fn field(
+    chat: Chat,
+    label: Key,
+    testid: &'static str,
+    value: RwSignal<String>,
+    max: usize,
+    auto: &'static str,
+    checked: RwSignal<bool>,
+    error: Option<Key>,
+) -> impl IntoView {
+    let id = String::from("lobby-e-") + testid;
+    let described = id.clone();
+    let required = error.is_some();
+    let bad = move || required && checked.get() && value.with(|v| v.trim().is_empty());
+    view! {
+        <label class="lobby-field">
+            <span>{move || chat.t(label)}</span>
+            <input
+                data-testid=testid
+                autocomplete=auto
+                required=required
+                maxlength=num(max as u32)
+                aria-invalid=move || if bad() { "true" } else { "false" }
+                aria-describedby=move || bad().then(|| described.clone())
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        </label>
+        {move || error.filter(|_| bad()).map(|e| view! { <p class="lobby-error" id=id.clone()>{chat.t(e)}</p> })}
+    }
+}
+
 /// The form (`lobby-name`, `lobby-topic`, `lobby-email`, `lobby-first-message`, `lobby-start`).
-#[component]
-pub fn StartForm(chat: Chat) -> impl IntoView {
+pub fn start_form(chat: Chat) -> impl IntoView {
     let topic = RwSignal::new(String::new());
     let text = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -20,12 +58,11 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
     let checked = RwSignal::new(false);
     // One start key for this form: a second submit after a failure is the same conversation.
     let key = StoredValue::new(start_key());
-    let no_name = move || checked.get() && chat.name.with(|n| n.trim().is_empty());
-    let no_topic = move || checked.get() && topic.with(|t| t.trim().is_empty());
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         checked.set(true);
-        if busy.get_untracked() || no_name() || no_topic() {
+        let empty = |v: RwSignal<String>| v.with_untracked(|v| v.trim().is_empty());
+        if busy.get_untracked() || empty(chat.name) || empty(topic) {
             return;
         }
         let form = Form {
@@ -59,66 +96,38 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
             })
         })
     };
-    let max = |n: usize| n.to_string();
+    let problem = move || {
+        let wait = chat.wait.get();
+        if wait > 0 {
+            Some(chat.lang.get().fill(Key::WaitStart, wait, ""))
+        } else {
+            failed.get().then(|| chat.t(Key::StartFailed))
+        }
+    };
     view! {
         <form class="lobby-body lobby-start" novalidate on:submit=submit>
             <p class="lobby-greeting" data-testid="lobby-greeting">{greeting}</p>
             {away}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Name)}</span>
-                <input
-                    data-testid="lobby-name"
-                    autocomplete="name"
-                    required
-                    maxlength=max(limits::MAX_NAME_CHARS)
-                    aria-invalid=move || no_name().to_string()
-                    aria-describedby=move || no_name().then_some("lobby-e-name")
-                    prop:value=move || chat.name.get()
-                    on:input=move |ev| chat.name.set(event_target_value(&ev))
-                />
-            </label>
-            {move || no_name().then(|| view! {
-                <p class="lobby-error" id="lobby-e-name">{chat.t(Key::NeedName)}</p>
-            })}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Topic)}</span>
-                <input
-                    data-testid="lobby-topic"
-                    required
-                    maxlength=max(limits::MAX_TOPIC_CHARS)
-                    aria-invalid=move || no_topic().to_string()
-                    aria-describedby=move || no_topic().then_some("lobby-e-topic")
-                    prop:value=move || topic.get()
-                    on:input=move |ev| topic.set(event_target_value(&ev))
-                />
-            </label>
-            {move || no_topic().then(|| view! {
-                <p class="lobby-error" id="lobby-e-topic">{chat.t(Key::NeedTopic)}</p>
-            })}
-            <label class="lobby-field">
-                <span>{move || chat.t(Key::Reference)}</span>
-                <input
-                    data-testid="lobby-email"
-                    autocomplete="email"
-                    maxlength=max(limits::MAX_REF_CHARS)
-                    prop:value=move || chat.reference.get()
-                    on:input=move |ev| chat.reference.set(event_target_value(&ev))
-                />
-            </label>
+            {field(chat, Key::Name, "lobby-name", chat.name, limits::MAX_NAME_CHARS, "name", checked, Some(Key::NeedName))}
+            {field(chat, Key::Topic, "lobby-topic", topic, limits::MAX_TOPIC_CHARS, "off", checked, Some(Key::NeedTopic))}
+            {field(chat, Key::Reference, "lobby-email", chat.reference, limits::MAX_REF_CHARS, "email", checked, None)}
             <label class="lobby-field">
                 <span>{move || chat.t(Key::FirstMessage)}</span>
                 <textarea
                     data-testid="lobby-first-message"
                     rows="3"
-                    maxlength=max(limits::MAX_TEXT_CHARS)
+                    maxlength=num(limits::MAX_TEXT_CHARS as u32)
                     prop:value=move || text.get()
                     on:input=move |ev| text.set(event_target_value(&ev))
                 ></textarea>
             </label>
-            {move || failed.get().then(|| view! {
-                <p class="lobby-error" role="alert">{chat.t(Key::StartFailed)}</p>
+            {move || problem().map(|p| view! {
+                <div class="lobby-error" role="alert" data-testid="lobby-start-error">
+                    <p>{p}</p>
+                    {failed.get().then(|| contact(chat))}
+                </div>
             })}
-            <button type="submit" class="lobby-button" data-testid="lobby-start" aria-disabled=move || busy.get().to_string()>
+            <button type="submit" class="lobby-button" data-testid="lobby-start" aria-disabled=move || if busy.get() { "true" } else { "false" }>
                 {move || chat.t(if busy.get() { Key::Starting } else { Key::Start })}
             </button>
         </form>
