@@ -83,6 +83,16 @@ pub struct Guests {
     pub stays: Vec<Stay>,
 }
 
+type CustomerSeed = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+type StaySeed = (&'static str, Option<&'static str>, &'static str, u32, Option<&'static str>, i64, i64, &'static [u32]);
+
 /// A stable, readable GUID per seeded object (`kind` 1 room, 2 customer, 3 reservation, 4 group).
 fn guid(kind: u32, n: u32) -> String {
     format!("{kind:08x}-0000-4000-8000-{n:012x}")
@@ -130,7 +140,8 @@ impl Guests {
                 created_utc: created + (n as i64).seconds(),
             });
         }
-        let customers: [(&str, &str, Option<&str>, Option<&str>, Option<&str>, Option<&str>); 10] = [
+        // (first, last, second last, LanguageCode, PreferredLanguageCode, nationality)
+        let customers: [CustomerSeed; 10] = [
             ("Anna", "Müller", None, Some("de-DE"), Some("de-DE"), Some("DE")),
             ("Tomáš", "Dvořák", None, Some("cs-CZ"), None, Some("CZ")),
             ("Jana", "Dvořáková", None, Some("cs-CZ"), None, Some("CZ")),
@@ -160,7 +171,7 @@ impl Guests {
         }
         let room = |name: &str| g.rooms.iter().find(|r| r.name == name && r.enterprise_id == e1).map(|r| r.id.clone());
         // (number, channel, state, owner customer index or 0 for a company, room, start day, end day, companions)
-        let stays: [(&str, Option<&str>, &str, u32, Option<&str>, i64, i64, &[u32]); 12] = [
+        let stays: [StaySeed; 12] = [
             ("1001", Some("4123456789"), "Confirmed", 1, Some("102"), 10, 13, &[]),
             ("1002", None, "Started", 2, Some("101"), -1, 2, &[3]),
             ("1003", None, "Processed", 4, Some("201"), -7, -3, &[]),

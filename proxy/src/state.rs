@@ -64,6 +64,7 @@ struct Inner {
     health: Health,
     server: ServerLimits,
     client_addresses: ClientAddressConfig,
+    identify: crate::identify::Identify,
 }
 
 impl AppState {
@@ -135,6 +136,7 @@ impl AppState {
                 health,
                 server: config.server,
                 client_addresses: config.client_addresses,
+                identify: crate::identify::Identify::default(),
             }),
         }
     }
@@ -233,6 +235,11 @@ impl AppState {
     /// Connection and time limits (`[server]`).
     pub fn server_limits(&self) -> &ServerLimits {
         &self.inner.server
+    }
+
+    /// "Find my booking" (`crate::identify`): its budget share, room lists, negative cache.
+    pub fn identify(&self) -> &crate::identify::Identify {
+        &self.inner.identify
     }
 
     /// `trusted_proxies` and the forwarding header (see [`crate::client_ip`]).

@@ -96,6 +96,10 @@ fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise:
             .into(),
         reply_minutes: 5,
         hours: OpeningHours::always(),
+        booking: lobby_proxy::config::BookingSettings {
+            enabled: true,
+            timezone: jiff::tz::TimeZone::get(mews_sim::guests::TIME_ZONE).expect("the simulator's zone"),
+        },
     }
 }
 

@@ -87,8 +87,16 @@ pub trait Store: Send + Sync + 'static {
     fn forget_start(&self, property: &str, key: &str) -> BoxFuture<'_, StoreResult<()>>;
     fn pending_starts(&self) -> BoxFuture<'_, StoreResult<Vec<StartRecord>>>;
 
-    /// Removes records that began before `before` (Unix seconds); returns how many.
+    /// Removes records that began before `before` (Unix seconds); returns how many. Booking
+    /// links are not records of a call in flight and are not purged.
     fn purge(&self, before: i64) -> BoxFuture<'_, StoreResult<usize>>;
+
+    /// Links a verified booking (Mews reservation id) of a property to the conversation's thread,
+    /// replacing an earlier link ("Find my booking": the same booking proved again, on another
+    /// device, gets this conversation back; see `crate::identify`).
+    fn link_booking(&self, property: &str, reservation_id: &str, thread: &str) -> BoxFuture<'_, StoreResult<()>>;
+    /// The thread last linked to a booking, if any.
+    fn booking_thread(&self, property: &str, reservation_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -168,6 +176,19 @@ pub mod conformance {
         let left: Vec<String> = store.pending_sends().await.unwrap().into_iter().map(|r| r.client_id).collect();
         assert_eq!(left, vec!["new".to_string()]);
         assert!(store.pending_starts().await.unwrap().is_empty());
+    }
+
+    /// A booking link is found again, per property, the last link wins, and purging keeps it.
+    pub async fn booking_links_are_kept(store: SharedStore) {
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap(), None);
+        store.link_booking("grand", "r1", "thread-1").await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-1"));
+        assert_eq!(store.booking_thread("other", "r1").await.unwrap(), None, "links are per property");
+        assert_eq!(store.booking_thread("grand", "r").await.unwrap(), None, "no prefix match");
+        store.link_booking("grand", "r1", "thread-2").await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-2"));
+        store.purge(i64::MAX).await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-2"));
     }
 
     /// Many concurrent claims of one key: exactly one sees it as new.
