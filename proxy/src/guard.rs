@@ -65,6 +65,9 @@ pub struct GuestLimits {
     pub identify_per_session: Rate,
     /// The same per client address (default: 20, then one per 3 min, i.e. 20 per hour).
     pub identify_per_ip: Rate,
+    /// Mews calls "Find my booking" may make per `AccessToken` and 30 s, all guests together
+    /// (default 30 of the 160 Lobby uses); beyond that identification answers `503 busy`.
+    pub identify_budget: usize,
 }
 
 impl Default for GuestLimits {
@@ -81,6 +84,7 @@ impl Default for GuestLimits {
             conversations_per_minute: 30.0,
             identify_per_session: Rate::new(5.0, 5.0 / 900.0),
             identify_per_ip: Rate::new(20.0, 20.0 / 3600.0),
+            identify_budget: 30,
         }
     }
 }

@@ -136,7 +136,7 @@ impl AppState {
                 health,
                 server: config.server,
                 client_addresses: config.client_addresses,
-                identify: crate::identify::Identify::default(),
+                identify: crate::identify::Identify::new(config.guest_limits.identify_budget),
             }),
         }
     }

@@ -4,6 +4,7 @@
 //!
 //! Run one file's tests with a filter: `cargo test -p lobby-e2e --test e2e widget_tabs::`.
 
+mod booking_api;
 mod exactly_once;
 mod guest_chat;
 mod proxy_edge;

@@ -28,6 +28,7 @@ use crate::mews::{client::MewsError, upstream::Upstream};
 pub struct Calls<'a> {
     pub upstream: &'a Upstream,
     pub budget: &'a Budget,
+    pub capacity: usize,
     pub deadline: Instant,
     pub made: u32,
 }
@@ -44,7 +45,7 @@ impl Calls<'_> {
         B: Serialize,
         R: DeserializeOwned,
     {
-        self.budget.take(self.upstream)?;
+        self.budget.take(self.upstream, self.capacity)?;
         self.made += 1;
         let body = &body;
         let result = self

@@ -48,7 +48,8 @@ pub use stay::{NOTE_PREFIX, is_note};
 
 /// Every answer leaves at a multiple of this after the request arrived.
 pub const PAD: Duration = Duration::from_millis(1500);
-/// Calls identification may make per token and window (of the 160 Lobby uses of Mews's 200).
+/// Calls identification may make per token and window by default (of the 160 Lobby uses of
+/// Mews's 200); `[guest_limits] identify_budget`.
 pub const BUDGET_CALLS: usize = 30;
 pub const BUDGET_WINDOW: Duration = Duration::from_secs(30);
 /// How long an input that found nothing is answered without Mews.
@@ -78,6 +79,7 @@ type RoomList = (Instant, Arc<Vec<Resource>>);
 #[derive(Default)]
 pub struct Identify {
     budget: Budget,
+    capacity: usize,
     rooms: Mutex<HashMap<String, RoomList>>,
     room_misses: Mutex<HashMap<String, Instant>>,
     negative: Mutex<HashMap<String, Instant>>,
@@ -94,15 +96,15 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Takes one call of `upstream`'s identification budget, or says it is spent.
-    pub fn take(&self, upstream: &Upstream) -> Result<(), Fail> {
+    /// Takes one of `capacity` calls of `upstream`'s identification budget, or says it is spent.
+    pub fn take(&self, upstream: &Upstream, capacity: usize) -> Result<(), Fail> {
         let now = Instant::now();
         let mut w = lock(&self.windows);
         let q = w.entry(upstream as *const Upstream as usize).or_default();
         while q.front().is_some_and(|t| now.duration_since(*t) >= BUDGET_WINDOW) {
             q.pop_front();
         }
-        if q.len() >= BUDGET_CALLS {
+        if q.len() >= capacity {
             return Err(Fail::Busy);
         }
         q.push_back(now);
@@ -139,6 +141,11 @@ async fn padded<T>(since: Instant, work: impl Future<Output = T>) -> T {
 }
 
 impl Identify {
+    /// With `capacity` calls per token and [`BUDGET_WINDOW`].
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, ..Self::default() }
+    }
+
     fn negative_key(property: &str, i: &Input) -> String {
         format!("{property}\u{1f}{:?}\u{1f}{}\u{1f}{}", i.by, fold::fold(&i.number), fold::fold(&i.last_name))
     }
@@ -209,6 +216,7 @@ impl Identify {
         let mut calls = Calls {
             upstream: &property.upstream,
             budget: &self.budget,
+            capacity: self.capacity,
             deadline: Instant::now() + LOOKUP_WAIT,
             made: 0,
         };
