@@ -48,6 +48,9 @@ async fn find(stack: &Stack, key: &str, by: BookingBy, number: &str, last: &str)
     (status, v, at.elapsed())
 }
 
+/// (label, flow, number, last name, stage when it links, Mews calls of the first attempt)
+type Case = (&'static str, BookingBy, &'static str, &'static str, Option<&'static str>, usize);
+
 fn stats(d: &mut [Duration]) -> String {
     d.sort();
     format!(
@@ -61,7 +64,7 @@ fn stats(d: &mut [Duration]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flow_links_every_failure_is_the_same_not_found_and_the_timing_tells_nothing() {
     let stack = stack().await;
-    let cases: [(&str, BookingBy, &str, &str, Option<&str>, usize); 7] = [
+    let cases: [Case; 7] = [
         ("pre-arrival, Mews number", BookingBy::Confirmation, "1001", "Müller", Some("before_arrival"), 2),
         ("pre-arrival, OTA number", BookingBy::Confirmation, "4123.456.789", "MULLER", Some("before_arrival"), 3),
         ("in-house, room number", BookingBy::Room, "101", "dvorak", Some("in_house"), 1),
