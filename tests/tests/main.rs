@@ -13,6 +13,7 @@ mod proxy_relay;
 mod proxy_security;
 mod proxy_serving;
 mod widget_a11y;
+mod widget_booking;
 mod widget_host_page;
 mod widget_loader;
 mod widget_mobile;

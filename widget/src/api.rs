@@ -64,6 +64,7 @@ pub fn message(v: &JsValue) -> Option<ChatMessage> {
     let author = match s(v, "author").as_str() {
         "guest" => Author::Guest,
         "hotel" => Author::Hotel,
+        "system" => Author::System,
         _ => return None,
     };
     let id = opt(v, "id").filter(|i| !i.is_empty())?;
@@ -121,6 +122,12 @@ impl Api {
         } else {
             Err(ApiError { status: resp.status(), code: s(&field(&json, "error"), "code") })
         }
+    }
+
+    /// POSTs a JSON body (with the session when given): for steps that read their own answers
+    /// (`components::booking`).
+    pub async fn post_json(&self, path: &str, session: Option<&str>, body: Object) -> Result<JsValue, ApiError> {
+        self.call("POST", path, session, Some(body)).await
     }
 
     fn property_path(&self) -> String {

@@ -52,6 +52,7 @@ impl Handle {
     #[wasm_bindgen(js_name = setLocale)]
     pub fn set_locale(&self, tag: &str) {
         if let Some(l) = Lang::from_tag(tag) {
+            components::booking::locale_chosen();
             self.chat.lang_chosen.set_value(true);
             self.chat.lang.set(l);
         }
@@ -98,7 +99,11 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
 
     let owner = Owner::new();
     owner.set();
-    let lang = get("locale").and_then(|l| Lang::from_tag(&l)).or_else(browser_lang);
+    let page_lang = get("locale").and_then(|l| Lang::from_tag(&l));
+    if page_lang.is_some() {
+        components::booking::locale_chosen();
+    }
+    let lang = page_lang.or_else(browser_lang);
     let color = get("color").filter(|c| color::parse(c).is_some());
     if let Some(c) = &color {
         color::apply(c);

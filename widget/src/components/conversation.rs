@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::components::{composer::Composer, message_list::MessageList, resolved::ResolvedBanner};
+use crate::components::{
+    booking::BookingStep, composer::Composer, message_list::MessageList, resolved::ResolvedBanner,
+};
 use crate::i18n::Key;
 use crate::state::{Chat, Link};
 
@@ -19,6 +21,7 @@ pub fn Conversation(chat: Chat) -> impl IntoView {
         {move || notice().map(|k| view! {
             <p class="lobby-notice" role="status" data-testid="lobby-connection">{chat.t(k)}</p>
         })}
+        <div class="lobby-booking-bar"><BookingStep chat=chat compact=true/></div>
         <MessageList chat=chat/>
         {move || if chat.resolved.get() {
             view! { <ResolvedBanner chat=chat/> }.into_any()

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::booking::BookingHeaderButton;
 use crate::components::icons::{Icon, Svg};
 use crate::i18n::Key;
 use crate::state::Chat;
@@ -31,6 +32,7 @@ pub fn Header(chat: Chat) -> impl IntoView {
                 <h2 class="lobby-name">{move || chat.hotel()}</h2>
                 <p class="lobby-sub" class:lobby-away=away data-testid="lobby-availability">{status}</p>
             </div>
+            <BookingHeaderButton chat=chat/>
             <button
                 type="button"
                 class="lobby-icon"

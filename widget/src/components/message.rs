@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use lobby_protocol::Author;
 
+use crate::components::booking::SystemLine;
 use crate::i18n::Key;
 use crate::outbox::{Msg, Status};
 use crate::state::{Chat, Link};
@@ -12,6 +13,10 @@ use crate::state::{Chat, Link};
 /// A message bubble.
 #[component]
 pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
+    if m.author == Author::System {
+        let id = m.id.clone().unwrap_or_default();
+        return view! { <SystemLine chat=chat id=id/> }.into_any();
+    }
     let guest = m.author == Author::Guest;
     let status = m.status;
     let cid = m.client_id.clone().unwrap_or_default();
@@ -56,4 +61,5 @@ pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
             </p>
         </li>
     }
+    .into_any()
 }

@@ -7,6 +7,7 @@ use lobby_protocol::limits;
 use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
+use crate::components::booking::BookingStep;
 use crate::i18n::Key;
 use crate::state::{Chat, client_id, start_key};
 
@@ -64,6 +65,7 @@ pub fn StartForm(chat: Chat) -> impl IntoView {
         <form class="lobby-body lobby-start" novalidate on:submit=submit>
             <p class="lobby-greeting" data-testid="lobby-greeting">{greeting}</p>
             {away}
+            <BookingStep chat=chat/>
             <label class="lobby-field">
                 <span>{move || chat.t(Key::Name)}</span>
                 <input
