@@ -320,6 +320,7 @@ pub fn BookingStep(chat: Chat, #[prop(optional)] compact: bool) -> impl IntoView
                     </div>
                 </div>
             }
+            .into_any()
         })
     };
     let toggle = move || {
@@ -335,6 +336,7 @@ pub fn BookingStep(chat: Chat, #[prop(optional)] compact: bool) -> impl IntoView
                     {move || t(BKey::Have)}
                 </button>
             }
+            .into_any()
         })
     };
     view! {

@@ -2,6 +2,7 @@
 //! as a text node (markup never renders), the sender, the localised time, and for the guest's
 //! messages the delivery state with a retry button when it failed.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use lobby_protocol::Author;
 
@@ -15,7 +16,7 @@ use crate::state::{Chat, Link};
 pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
     if m.author == Author::System {
         let id = m.id.clone().unwrap_or_default();
-        return view! { <SystemLine chat=chat id=id/> }.into_any();
+        return Either::Left(view! { <SystemLine chat=chat id=id/> });
     }
     let guest = m.author == Author::Guest;
     let status = m.status;
@@ -42,7 +43,7 @@ pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
             </button>
         }
     });
-    view! {
+    Either::Right(view! {
         <li
             class=if guest { "lobby-msg lobby-guest" } else { "lobby-msg lobby-hotel" }
             data-testid="lobby-message"
@@ -60,6 +61,5 @@ pub fn Message(chat: Chat, m: Msg) -> impl IntoView {
                 {retry}
             </p>
         </li>
-    }
-    .into_any()
+    })
 }
