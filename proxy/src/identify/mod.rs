@@ -8,7 +8,8 @@
 //! * **Linking** — before a conversation exists, a verified stay opens one: the thread is created
 //!   with the stay in its `Subject` (staff see it in the inbox list) and the link (property,
 //!   reservation id) → thread is kept in the store, so the same booking proved again on another
-//!   device gets that conversation back with its history. From inside a conversation, a "booking
+//!   device gets that conversation back with its history (unless staff resolved it: then a new
+//!   one is opened and linked). From inside a conversation, a "booking
 //!   verified" note is posted to the thread for staff (the guest sees a system line) and the link
 //!   is kept.
 //! * **Privacy** — every failure is the same `404 not_found`, answered at a multiple of
@@ -293,12 +294,28 @@ pub async fn before_conversation(
     padded(since, async {
         let Some(stay) = state.identify().find(property, &input).await? else { return Err(Error::NotFound) };
         let id = &property.config.id;
-        let linked = state.store().booking_thread(id, &stay.reservation_id).await?;
+        let previous = state.store().booking_thread(id, &stay.reservation_id).await?;
+        // Only an open conversation comes back: one staff resolved gives way to a new one.
+        let linked = match previous.clone() {
+            Some(t) => {
+                let slot = state.hub().thread(id, &t);
+                let deadline = Instant::now() + crate::conversation::GUEST_WAIT;
+                crate::conversation::history::load_newest(property, &slot, deadline).await?;
+                (!slot.resolved()).then_some(t)
+            }
+            None => None,
+        };
         let (thread, resumed) = match linked {
             Some(t) => (t, true),
             None => {
                 let start = crate::conversation::start::Request {
-                    key: Some(format!("booking-{}", stay.reservation_id)),
+                    // Named after what it replaces: two devices proving the booking at once
+                    // join one start.
+                    key: Some(format!(
+                        "booking-{}-after-{}",
+                        stay.reservation_id,
+                        previous.as_deref().unwrap_or("none")
+                    )),
                     name: stay.full_name(),
                     topic: TOPIC.to_owned(),
                     subject: stay.subject(),

@@ -169,7 +169,8 @@ async fn the_same_booking_proved_again_gets_the_same_conversation_and_a_later_pr
     let (again, ..) = w.try_one(BookingBy::Confirmation, "1001", "muller").await;
     let again = again.unwrap();
     assert!(again.resumed);
-    let claims = |s: &str| w.state.sessions().verify(s, Timestamp::now()).unwrap();
+    let state = w.state.clone();
+    let claims = move |s: &str| state.sessions().verify(s, Timestamp::now()).unwrap();
     let thread = claims(first.session.as_deref().unwrap()).t;
     assert_eq!(claims(again.session.as_deref().unwrap()).t, thread, "the same thread");
     assert_eq!(first.first_name.as_deref(), Some("Anna"));
@@ -191,6 +192,18 @@ async fn the_same_booking_proved_again_gets_the_same_conversation_and_a_later_pr
         subject.starts_with("[Booking 1001 / ch 4123456789] Anna Müller · ") && subject.contains("before arrival"),
         "{subject}"
     );
+
+    // Once staff resolved it, proving the booking again opens a new conversation, linked instead.
+    w.mews.resolve(&thread).await;
+    // Nobody watches the thread: the proxy reads its state again once its log is this old.
+    tokio::time::sleep(crate::relay::hub::UNWATCHED_FRESH_FOR).await;
+    let (after, ..) = w.try_one(BookingBy::Confirmation, "1001", "Müller").await;
+    let after = after.unwrap();
+    assert!(!after.resumed);
+    let new_thread = claims(after.session.as_deref().unwrap()).t;
+    assert_ne!(new_thread, thread);
+    let (again, ..) = w.try_one(BookingBy::Confirmation, "1001", "Müller").await;
+    assert_eq!(claims(again.unwrap().session.as_deref().unwrap()).t, new_thread);
 
     // A guest in an ordinary conversation proves a stay later: staff get a note, the guest a
     // system line.
