@@ -55,6 +55,27 @@ fn languages_differ_from_english() {
     }
 }
 
+/// The `booking_*` strings of "Find my booking" (`components::booking`): every one in every
+/// language, the placeholders kept, and not left in English.
+#[wasm_bindgen_test]
+fn every_booking_string_is_translated_in_every_language() {
+    use lobby_widget::components::booking::{BKEYS, BOOKING_STRINGS};
+    assert_eq!(BOOKING_STRINGS.len(), ALL.len());
+    for lang in ALL {
+        let row = BOOKING_STRINGS[lang as usize];
+        let en = BOOKING_STRINGS[Lang::En as usize];
+        let mut same = 0;
+        for i in 0..BKEYS {
+            assert!(!row[i].trim().is_empty(), "{lang:?} booking string {i} empty");
+            for ph in ["{name}", "{date}"] {
+                assert_eq!(en[i].contains(ph), row[i].contains(ph), "{lang:?} booking string {i} placeholder {ph}");
+            }
+            same += usize::from(lang != Lang::En && row[i] == en[i]);
+        }
+        assert!(same == 0, "{lang:?}: {same} booking strings left in English");
+    }
+}
+
 #[wasm_bindgen_test]
 fn tags_and_direction() {
     assert_eq!(Lang::from_tag("de-AT"), Some(Lang::De));
