@@ -218,6 +218,13 @@ async fn a_guest_verifies_from_the_conversation_header_staff_get_a_note_the_gues
         "{staff:?}"
     );
     assert!(shadow_text(&browser, "booking-header").await.is_empty(), "no second verification offered");
+    // After a reload the conversation and its stay are still there.
+    browser.client.refresh().await.unwrap();
+    if browser.try_widget_css("[data-testid=lobby-composer]").await.is_none() {
+        browser.widget("lobby-launcher").await.click().await.unwrap();
+    }
+    let card = browser.widget("booking-stay").await;
+    assert_eq!(card.attr("data-stage").await.unwrap().as_deref(), Some("checked_out"));
     browser.close().await;
     stack.stop().await;
 }

@@ -71,11 +71,37 @@ impl Booking {
             last_name: RwSignal::new(String::new()),
             busy: RwSignal::new(false),
             error: RwSignal::new(None),
-            stay: RwSignal::new(None),
+            stay: RwSignal::new(restore()),
             answers: RwSignal::new(0),
             key: StoredValue::new(start_key()),
         }
     }
+}
+
+/// Where the verified stay is kept (localStorage, after consent), with the session it belongs to,
+/// so the card is back after a reload and gone with the conversation.
+const STORED: &str = "booking";
+
+fn save(session: &str, s: &Stay) {
+    let first = s.first_name.as_deref().unwrap_or("");
+    let v = [session, first, &s.arrival, &s.departure, &s.stage].join("\n");
+    store::set(STORED, Some(&v), false);
+}
+
+fn restore() -> Option<Stay> {
+    let session = store::get(keys::SESSION, false)?;
+    let v = store::get(STORED, false)?;
+    let mut it = v.split('\n');
+    if it.next()? != session {
+        return None;
+    }
+    let first = it.next()?.to_owned();
+    Some(Stay {
+        first_name: (!first.is_empty()).then_some(first),
+        arrival: it.next()?.to_owned(),
+        departure: it.next()?.to_owned(),
+        stage: it.next()?.to_owned(),
+    })
 }
 
 /// The step's state.
@@ -158,7 +184,7 @@ fn submit(chat: Chat) {
                     chat.lang.set(l);
                 }
                 let welcome = welcome_text(chat.lang.get_untracked(), &stay);
-                b.stay.set(Some(stay));
+                b.stay.set(Some(stay.clone()));
                 b.open.set(false);
                 b.number.set(String::new());
                 b.last_name.set(String::new());
@@ -167,6 +193,9 @@ fn submit(chat: Chat) {
                     && let Some(s) = api::opt(&v, "session").filter(|s| !s.is_empty())
                 {
                     adopt(chat, s);
+                }
+                if let Some(s) = chat.session.get_untracked() {
+                    save(&s, &stay);
                 }
             }
             Err(e) => b.error.set(Some(match e.status {
@@ -232,6 +261,12 @@ pub fn StayCard(chat: Chat) -> impl IntoView {
 #[component]
 pub fn BookingStep(chat: Chat, #[prop(optional)] compact: bool) -> impl IntoView {
     let b = booking();
+    // A new conversation (after staff resolved the last one) is not linked to the stay.
+    Effect::new(move |_| {
+        if chat.session.with(Option::is_none) && chat.phase.get() == Phase::Start {
+            b.stay.set(None);
+        }
+    });
     let on_key = move |ev: KeyboardEvent| {
         if ev.key() == "Enter" {
             ev.prevent_default();
