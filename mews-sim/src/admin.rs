@@ -63,6 +63,8 @@ pub struct AdminThread {
     pub unread: bool,
     pub message_count: usize,
     pub last_message: Option<String>,
+    /// The stay the subject names (`[Booking <Number>…`), as staff would look it up in Mews.
+    pub linked_stay: Option<crate::guests::StaySummary>,
 }
 
 pub(crate) fn admin_thread(state: &AppState, store: &Store, t: &Thread) -> AdminThread {
@@ -80,6 +82,7 @@ pub(crate) fn admin_thread(state: &AppState, store: &Store, t: &Thread) -> Admin
         unread: store.is_unread(t),
         message_count: t.message_count(),
         last_message: store.last_message(&t.id).map(|m| m.text.clone()),
+        linked_stay: state.guests().linked(&t.enterprise_id, &t.subject),
     }
 }
 

@@ -64,6 +64,7 @@ textarea { width:100%; min-height:5rem; padding:.6rem .75rem; border:1px solid v
 .actions { display:flex; gap:.5rem; justify-content:space-between; margin-top:.5rem; }
 .error { color:#b42318; }
 h1 { font-size:1.3rem; margin:.2rem 0; }
+.stay { grid-column:1 / -1; display:inline-block; font-size:.85rem; padding:.15rem .5rem; border-radius:6px; background:#fff4d6; color:#5c4300; }
 "#;
 
 /// Reloads the page every few seconds unless the user is typing a reply.
@@ -135,7 +136,8 @@ async fn inbox(State(state): State<AppState>, Query(query): Query<InboxQuery>) -
                  <span><span class=\"guest\">{guest}</span> · {subject}</span>\
                  <span class=\"meta\">{badges} {time}</span>\
                  <span class=\"preview\">{last} <span class=\"meta\">({count} messages · {enterprise} · {client})</span></span>\
-                 </a></li>",
+                 {stay}</a></li>",
+                stay = stay_line(t),
                 cls = if t.unread { "unread" } else { "" },
                 id = attr(&t.id),
                 unread = t.unread,
@@ -151,6 +153,22 @@ async fn inbox(State(state): State<AppState>, Query(query): Query<InboxQuery>) -
         body.push_str("</ul>");
     }
     page("Inbox", &body)
+}
+
+/// The linked stay, as Mews Operations shows a reservation: number, guest, room, dates, state.
+fn stay_line(t: &AdminThread) -> String {
+    let Some(s) = &t.linked_stay else { return String::new() };
+    format!(
+        "<span class=\"stay\" data-testid=\"linked-stay\">Stay {number}{channel} · {guest} · room {room} · \
+         {arrival} → {departure} · {state}</span>",
+        number = text(&s.number),
+        channel = s.channel_number.as_deref().map(|c| format!(" (channel {})", text(c))).unwrap_or_default(),
+        guest = text(&s.guest),
+        room = text(s.room.as_deref().unwrap_or("not assigned")),
+        arrival = text(&s.arrival),
+        departure = text(&s.departure),
+        state = text(&s.state),
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -188,7 +206,8 @@ async fn thread_page(
         "<p><a href=\"/\" data-testid=\"back-link\">← Inbox</a></p>\
          <h1 data-testid=\"thread-subject\">{subject}</h1>\
          <p class=\"meta\">From <strong data-testid=\"thread-guest\">{guest}</strong> · {enterprise} · via {client} · \
-         started {created}{resolved}</p><div class=\"bubbles\" data-testid=\"messages\">",
+         started {created}{resolved}</p>{stay}<div class=\"bubbles\" data-testid=\"messages\">",
+        stay = stay_line(&t),
         subject = text(&t.subject),
         guest = text(&t.original_sender),
         enterprise = text(t.enterprise_name.as_deref().unwrap_or(&t.enterprise_id)),

@@ -15,6 +15,7 @@ pub mod console;
 pub mod directory;
 pub mod error;
 pub mod faults;
+pub mod guests;
 pub mod rate_limit;
 pub mod request_id;
 pub mod request_log;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(admin::routes())
+        .merge(guests::admin::routes())
         .merge(console::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,7 @@ use crate::{
     config::{Config, WebhookLag, parse_rate_limit, retry_delay_for},
     directory::{Directory, short_hash},
     faults::Faults,
+    guests::Guests,
     rate_limit::RateLimiter,
     request_id::RequestIds,
     request_log::RequestLog,
@@ -166,6 +167,8 @@ pub(crate) struct Inner {
     pub faults: Mutex<Faults>,
     pub request_log: Mutex<RequestLog>,
     pub webhooks: Webhooks,
+    /// Rooms, customers and reservations (`crate::guests`).
+    pub guests: Mutex<Guests>,
 }
 
 impl AppState {
@@ -179,6 +182,7 @@ impl AppState {
             faults: Mutex::new(Faults::new(config.seed)),
             request_log: Mutex::new(RequestLog::default()),
             webhooks: Webhooks::new(config.seed),
+            guests: Mutex::new(Guests::seeded(jiff::Timestamp::now())),
             config,
         };
         Self { inner: Arc::new(inner) }
@@ -207,6 +211,17 @@ impl AppState {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.inner.store)
+    }
+
+    /// The guest side: rooms, customers, reservations.
+    pub(crate) fn guests(&self) -> MutexGuard<'_, Guests> {
+        lock(&self.inner.guests)
+    }
+
+    /// Seeds the demo stays again around `now` (default: the current time): a test pins the clock
+    /// this way, and every check-in or cancellation made since is undone.
+    pub fn reseed_guests(&self, now: Option<jiff::Timestamp>) {
+        *self.guests() = Guests::seeded(now.unwrap_or_else(jiff::Timestamp::now));
     }
 
     /// How logs show an access token: its configured name, or a short hash of an unknown one.
@@ -247,5 +262,7 @@ impl AppState {
         lock(&self.inner.request_log).clear();
         lock(&self.inner.rate_limiter).clear();
         self.inner.webhooks.clear();
+        let now = self.guests().now;
+        self.reseed_guests(now);
     }
 }

@@ -6,6 +6,8 @@
 //! the simulator parses requests and serialises responses — so the two cannot drift apart silently.
 //! Requests are typed for the *happy* shape; the simulator validates raw JSON before it trusts them.
 
+pub mod guests;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 

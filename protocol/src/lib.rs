@@ -12,6 +12,8 @@
 //! | GET  | `/v1/conversation/messages?before=ID&limit=N` | session | → [`History`] |
 //! | POST | `/v1/conversation/messages` | session | [`NewMessage`] → [`ChatMessage`] |
 //! | GET  | `/v1/conversation/events?session=S` | session (query: `EventSource` cannot set headers) | SSE |
+//! | POST | `/v1/properties/{property}/booking` | – | [`FindBooking`] → [`BookingAnswer`] with a session |
+//! | POST | `/v1/conversation/booking` | session | [`FindBooking`] → [`BookingAnswer`] |
 //!
 //! The session credential travels as `Authorization: Bearer <session>` except on the SSE stream.
 //! Errors always answer with [`ErrorBody`].
@@ -146,6 +148,9 @@ pub enum Author {
     Guest,
     /// Hotel staff (`Enterprise` in Mews).
     Hotel,
+    /// A line from Lobby itself (e.g. "booking verified"); its `text` is empty and the widget
+    /// shows its own translated line.
+    System,
 }
 
 wire! {
@@ -203,6 +208,53 @@ wire! {
     pub struct Resolved => resolved {
         pub resolved: bool,
     }
+}
+
+/// "Find my booking": how the guest proves a stay.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingBy {
+    /// A confirmation number (the hotel's or the booking site's) + last name.
+    Confirmation,
+    /// A room number + last name, while staying.
+    Room,
+}
+
+/// `POST …/booking`. Every failure is `404 not_found`, answered after the same time.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FindBooking {
+    /// The widget's key for its attempts (like a start key); attempts are limited per key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub by: BookingBy,
+    /// Confirmation or room number, as typed.
+    pub number: String,
+    pub last_name: String,
+}
+
+/// A verified stay: all the browser learns of it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BookingAnswer {
+    /// `linked`.
+    pub status: String,
+    #[serde(rename = "firstName", default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Property-local dates, `YYYY-MM-DD`.
+    pub arrival: String,
+    pub departure: String,
+    /// `before_arrival`, `in_house` or `checked_out`.
+    pub stage: String,
+    /// The guest's language from their profile (BCP 47, e.g. `fr-CA`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Before a conversation: the session of the conversation now linked to the stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationInfo>,
+    /// The conversation existed (the same booking was proved before): load its history.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 wire! {

@@ -105,6 +105,24 @@ pub struct PropertyConfig {
     pub phone: String,
     pub email: String,
     pub hours: OpeningHours,
+    /// "Find my booking" (`booking_lookup`, `enterprise_timezone`).
+    pub booking: BookingSettings,
+}
+
+/// "Find my booking" for one property (`crate::identify`).
+#[derive(Clone, Debug)]
+pub struct BookingSettings {
+    /// `booking_lookup = false` turns the feature off (answers `404`).
+    pub enabled: bool,
+    /// The enterprise's time zone, for stay dates (`enterprise_timezone`; default `timezone`,
+    /// else UTC): none of the lookups gives it.
+    pub timezone: TimeZone,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self { enabled: true, timezone: TimeZone::UTC }
+    }
 }
 
 /// Opening hours in the hotel's time zone. A day without an entry is closed; no hours at all
@@ -230,6 +248,10 @@ struct FileProperty {
     #[serde(default)]
     email: String,
     timezone: Option<String>,
+    /// "Find my booking" on (default) or off.
+    booking_lookup: Option<bool>,
+    /// IANA zone of the Mews enterprise, for stay dates (default: `timezone`, else UTC).
+    enterprise_timezone: Option<String>,
     /// `mon = "08:00-20:00"`, … ; `"closed"` or absent for closed days; no table = always open.
     hours: Option<BTreeMap<String, String>>,
 }
@@ -441,6 +463,12 @@ impl FileProperty {
             reply_minutes: self.reply_minutes.unwrap_or(10),
             phone: self.phone,
             email: self.email,
+            booking: {
+                let name = self.enterprise_timezone.or_else(|| self.timezone.clone()).unwrap_or_else(|| "UTC".into());
+                let timezone = TimeZone::get(&name)
+                    .map_err(|e| ConfigError::Invalid(format!("properties.{id}.enterprise_timezone `{name}`: {e}")))?;
+                BookingSettings { enabled: self.booking_lookup.unwrap_or(true), timezone }
+            },
             hours: parse_hours(self.timezone, self.hours)?,
             name: self.name,
             mews_url,

@@ -64,6 +64,14 @@ pub struct GuestLimits {
     pub streams_per_ip: usize,
     /// New conversations per property and minute, whoever starts them (default 30).
     pub conversations_per_minute: f64,
+    /// "Find my booking" attempts per widget or conversation (default: 5, then one per 3 min,
+    /// i.e. 5 per 15 min).
+    pub identify_per_session: Rate,
+    /// The same per client address (default: 20, then one per 3 min, i.e. 20 per hour).
+    pub identify_per_ip: Rate,
+    /// Mews calls "Find my booking" may make per `AccessToken` and 30 s, all guests together
+    /// (default 30 of the 160 Lobby uses); beyond that identification answers `503 busy`.
+    pub identify_budget: usize,
 }
 
 impl Default for GuestLimits {
@@ -78,6 +86,9 @@ impl Default for GuestLimits {
             streams_per_session: 5,
             streams_per_ip: 200,
             conversations_per_minute: 30.0,
+            identify_per_session: Rate::new(5.0, 5.0 / 900.0),
+            identify_per_ip: Rate::new(20.0, 20.0 / 3600.0),
+            identify_budget: 30,
         }
     }
 }
@@ -92,6 +103,8 @@ impl GuestLimits {
             ("reads_per_ip", self.reads_per_ip),
             ("stream_connects_per_session", self.stream_connects_per_session),
             ("stream_connects_per_ip", self.stream_connects_per_ip),
+            ("identify_per_session", self.identify_per_session),
+            ("identify_per_ip", self.identify_per_ip),
         ];
         for (name, r) in rates {
             if !(r.burst >= 1.0 && r.per_second > 0.0 && r.per_second.is_finite()) {
@@ -266,6 +279,16 @@ impl RateGuard {
     /// per-minute cap).
     pub fn check_start(&self, property: &str, ip: IpAddr) -> Result<(), Error> {
         self.take(&self.start_keys(property, ip)).map_err(refused)
+    }
+
+    /// A "Find my booking" attempt by widget key or conversation `who`, from `ip`: checked before
+    /// any Mews call.
+    pub fn check_identify(&self, who: &str, ip: IpAddr) -> Result<(), Error> {
+        let keys = [
+            (format!("b:s:{who}"), self.limits.identify_per_session),
+            (format!("b:i:{ip}"), self.limits.identify_per_ip),
+        ];
+        self.take(&keys).map_err(refused)
     }
 
     /// An SSE connect: the connect rate and the number of open streams, per conversation and per

@@ -15,6 +15,7 @@ pub mod config;
 pub mod conversation;
 pub mod error;
 pub mod guard;
+pub mod identify;
 pub mod metrics;
 pub mod mews;
 pub mod relay;

@@ -84,6 +84,7 @@ struct Inner {
     health: Health,
     server: ServerLimits,
     client_addresses: ClientAddressConfig,
+    identify: crate::identify::Identify,
 }
 
 impl AppState {
@@ -215,6 +216,7 @@ impl AppState {
                 health,
                 server: config.server,
                 client_addresses: config.client_addresses,
+                identify: crate::identify::Identify::new(config.guest_limits.identify_budget),
             }),
         }
     }
@@ -343,6 +345,11 @@ impl AppState {
     /// Connection and time limits (`[server]`).
     pub fn server_limits(&self) -> &ServerLimits {
         &self.inner.server
+    }
+
+    /// "Find my booking" (`crate::identify`): its budget share, room lists, negative cache.
+    pub fn identify(&self) -> &crate::identify::Identify {
+        &self.inner.identify
     }
 
     /// `trusted_proxies` and the forwarding header (see [`crate::client_ip`]).

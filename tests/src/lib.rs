@@ -101,6 +101,10 @@ fn property(id: &str, name: &str, sim_url: &str, access_token: &str, enterprise:
         phone: "+420 222 000 111".into(),
         email: "frontdesk@grand-hotel.example".into(),
         hours: OpeningHours::always(),
+        booking: lobby_proxy::config::BookingSettings {
+            enabled: true,
+            timezone: jiff::tz::TimeZone::get(mews_sim::guests::TIME_ZONE).expect("the simulator's zone"),
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Run one file's tests with a filter: `cargo test -p lobby-e2e --test e2e widget_tabs::`.
 
+mod booking_api;
 mod exactly_once;
 mod guest_chat;
 mod proxy_edge;
@@ -12,6 +13,7 @@ mod proxy_relay;
 mod proxy_security;
 mod proxy_serving;
 mod widget_a11y;
+mod widget_booking;
 mod widget_host_page;
 mod widget_loader;
 mod widget_locales;

@@ -80,6 +80,7 @@ pub fn message(v: &JsValue) -> Option<ChatMessage> {
     let author = match s(v, cm::author).as_str() {
         "guest" => Author::Guest,
         "hotel" => Author::Hotel,
+        "system" => Author::System,
         _ => return None,
     };
     let id = opt(v, cm::id).filter(|i| !i.is_empty())?;

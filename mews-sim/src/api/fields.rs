@@ -109,6 +109,45 @@ impl<'a> Fields<'a> {
             .map(Some)
     }
 
+    /// Like [`Fields::string_array`], with a smaller cap than the general 1000 (e.g. 100 for
+    /// `ChannelNumbers`, 1 for `CompanyIds`).
+    pub fn string_array_max(&self, field: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
+        let items = self.string_array(field)?;
+        if let Some(items) = &items
+            && items.len() > max
+        {
+            return Err(ApiError::bad(format!(
+                "Invalid {}: at most {max} items are allowed, got {}.",
+                self.name(field),
+                items.len()
+            )));
+        }
+        Ok(items)
+    }
+
+    /// Whether a field is present and not `null`.
+    pub fn has(&self, field: &str) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// A required object (e.g. `Extent`), validated as booleans by the caller.
+    pub fn object(&self, field: &str) -> Result<Fields<'a>, ApiError> {
+        match self.get(field) {
+            None => Err(self.missing(field)),
+            Some(Value::Object(o)) => Ok(Fields::nested(o, format!("{}.", self.name(field)))),
+            Some(other) => Err(self.wrong_type(field, "an object", other)),
+        }
+    }
+
+    /// An optional boolean.
+    pub fn optional_bool(&self, field: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.wrong_type(field, "a boolean", other)),
+        }
+    }
+
     /// A required, non-empty array of objects, each validated by the caller.
     pub fn objects(&self, field: &str) -> Result<Vec<Fields<'a>>, ApiError> {
         let items = self.array(field)?.ok_or_else(|| self.missing(field))?;

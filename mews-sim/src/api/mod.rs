@@ -1,5 +1,6 @@
-//! The Connector API surface: exactly the four messaging paths of `mews_wire::paths`, `POST`
-//! only, and the request pipeline they share.
+//! The Connector API surface: the four messaging paths of `mews_wire::paths` and the four guest
+//! reads of `mews_wire::guests::paths` ([`guests`]), `POST` only, and the request pipeline they
+//! share.
 //!
 //! Pipeline, in order (each step can end the request):
 //! 1. `Content-Type` must be `application/json` (parameters such as `charset` allowed) → else `400`;
@@ -13,6 +14,7 @@
 //! Wrong method or any other path under the prefix → `404` with the Mews error body.
 
 pub mod fields;
+pub mod guests;
 pub mod messages;
 pub mod threads;
 
@@ -45,10 +47,23 @@ pub enum Operation {
     GetThreads,
     AddMessages,
     GetMessages,
+    GetReservations,
+    GetCustomers,
+    SearchCustomers,
+    GetResources,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 4] = [Self::AddThread, Self::GetThreads, Self::AddMessages, Self::GetMessages];
+    pub const ALL: [Operation; 8] = [
+        Self::AddThread,
+        Self::GetThreads,
+        Self::AddMessages,
+        Self::GetMessages,
+        Self::GetReservations,
+        Self::GetCustomers,
+        Self::SearchCustomers,
+        Self::GetResources,
+    ];
 
     /// `resource/action`, as fault rules name it.
     pub fn name(self) -> &'static str {
@@ -57,6 +72,10 @@ impl Operation {
             Self::GetThreads => "messageThreads/getAll",
             Self::AddMessages => "messages/add",
             Self::GetMessages => "messages/getAll",
+            Self::GetReservations => "reservations/getAll/2023-06-06",
+            Self::GetCustomers => "customers/getAll",
+            Self::SearchCustomers => "customers/search",
+            Self::GetResources => "resources/getAll",
         }
     }
 
@@ -66,6 +85,10 @@ impl Operation {
             Self::GetThreads => paths::MESSAGE_THREADS_GET_ALL,
             Self::AddMessages => paths::MESSAGES_ADD,
             Self::GetMessages => paths::MESSAGES_GET_ALL,
+            Self::GetReservations => mews_wire::guests::paths::RESERVATIONS_GET_ALL,
+            Self::GetCustomers => mews_wire::guests::paths::CUSTOMERS_GET_ALL,
+            Self::SearchCustomers => mews_wire::guests::paths::CUSTOMERS_SEARCH,
+            Self::GetResources => mews_wire::guests::paths::RESOURCES_GET_ALL,
         }
     }
 
@@ -81,6 +104,10 @@ pub fn routes() -> Router<AppState> {
         .route(paths::MESSAGE_THREADS_GET_ALL, post(get_threads).fallback(not_found))
         .route(paths::MESSAGES_ADD, post(add_messages).fallback(not_found))
         .route(paths::MESSAGES_GET_ALL, post(get_messages).fallback(not_found))
+        .route(Operation::GetReservations.path(), post(get_reservations).fallback(not_found))
+        .route(Operation::GetCustomers.path(), post(get_customers).fallback(not_found))
+        .route(Operation::SearchCustomers.path(), post(search_customers).fallback(not_found))
+        .route(Operation::GetResources.path(), post(get_resources).fallback(not_found))
 }
 
 /// `404` with the Mews error body: unknown path, wrong method, trailing slash, wrong case.
@@ -102,6 +129,22 @@ async fn add_messages(State(s): State<AppState>, req: Request) -> Response {
 
 async fn get_messages(State(s): State<AppState>, req: Request) -> Response {
     run(s, Operation::GetMessages, req).await
+}
+
+async fn get_reservations(State(s): State<AppState>, req: Request) -> Response {
+    run(s, Operation::GetReservations, req).await
+}
+
+async fn get_customers(State(s): State<AppState>, req: Request) -> Response {
+    run(s, Operation::GetCustomers, req).await
+}
+
+async fn search_customers(State(s): State<AppState>, req: Request) -> Response {
+    run(s, Operation::SearchCustomers, req).await
+}
+
+async fn get_resources(State(s): State<AppState>, req: Request) -> Response {
+    run(s, Operation::GetResources, req).await
 }
 
 /// What an operation needs besides the state.
@@ -197,6 +240,10 @@ async fn pipeline(state: &AppState, op: Operation, req: Request, note: &mut Requ
         Operation::GetThreads => threads::get_all(state, call),
         Operation::AddMessages => messages::add(state, call),
         Operation::GetMessages => messages::get_all(state, call),
+        Operation::GetReservations => guests::get_reservations(state, call),
+        Operation::GetCustomers => guests::get_customers(state, call),
+        Operation::SearchCustomers => guests::search_customers(state, call),
+        Operation::GetResources => guests::get_resources(state, call),
     }?;
     if let Some(d) = stall_after {
         tokio::time::sleep(d).await;

@@ -6,6 +6,7 @@ mod binary;
 mod common;
 mod console;
 mod faults;
+mod guests;
 mod operations;
 mod pagination;
 mod rate_limit;

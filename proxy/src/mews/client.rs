@@ -168,7 +168,8 @@ impl MewsClient {
         Self { transport, client_token, access_token, client_name }
     }
 
-    fn auth(&self) -> Auth {
+    /// The body tokens (for the guest reads of `crate::identify`, which build their own requests).
+    pub(crate) fn auth(&self) -> Auth {
         Auth {
             client_token: self.client_token.expose_secret().to_owned(),
             access_token: self.access_token.expose_secret().to_owned(),
@@ -178,7 +179,12 @@ impl MewsClient {
         }
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(&self, path: &'static str, body: &B) -> Result<R, MewsError> {
+    /// POSTs one request and classifies the answer (also used by `crate::identify`).
+    pub(crate) async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &'static str,
+        body: &B,
+    ) -> Result<R, MewsError> {
         let body = serde_json::to_vec(body).expect("Mews requests serialize");
         let RawAnswer { status, request_id, retry_after, body: bytes } = self.transport.post(path, body).await?;
         let status = StatusCode::from_u16(status).map_err(|e| MewsError::Decode(e.to_string()))?;

@@ -118,6 +118,16 @@ struct ThreadState {
 }
 
 pub fn to_chat(m: &Message, client_id: Option<String>) -> ChatMessage {
+    // A "booking verified" note is for staff: the guest sees a system line, not its text.
+    if m.sender.discriminator == SenderKind::Application && crate::identify::is_note(&m.text) {
+        return ChatMessage {
+            id: m.id.clone(),
+            client_id: None,
+            author: Author::System,
+            text: String::new(),
+            at: mews_wire::format_utc(m.created_utc),
+        };
+    }
     ChatMessage {
         id: m.id.clone(),
         client_id,

@@ -4,11 +4,13 @@
 //! |---|---|
 //! | `/v1/…` widget JSON API | [`widget`] |
 //! | `/v1/conversation/events` SSE | [`events`] |
+//! | `/v1/…/booking` "Find my booking" | [`booking`] |
 //! | `/webhooks/mews` | [`webhooks`] |
 //! | `/lobby.js`, `/widget/*` | [`assets`] |
 //! | `/healthz`, `/readyz`, `/metrics` | [`ops`] |
 
 pub mod assets;
+pub mod booking;
 pub mod cors;
 pub mod events;
 pub mod extract;
@@ -43,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversation", get(widget::conversation))
         .route("/v1/conversation/messages", get(widget::history).post(widget::send))
         .route("/v1/conversation/events", get(events::stream))
+        .route("/v1/properties/{property}/booking", post(booking::before_conversation))
+        .route("/v1/conversation/booking", post(booking::in_conversation))
         // Before the CORS layer, so that it wraps this fallback too (preflight `OPTIONS`); the
         // router-wide one below only fills in where no fallback is set yet.
         .method_not_allowed_fallback(ops::method_not_allowed)

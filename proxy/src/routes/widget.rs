@@ -77,6 +77,10 @@ fn parse_message(m: &NewMessage) -> Result<GuestMessage> {
         return Err(Error::invalid("client_id", "client_id must be 1–64 letters, digits, '-' or '_'"));
     }
     let text = text_field("text", &m.text, limits::MAX_TEXT_CHARS, true)?.expect("required");
+    // Only Lobby writes "booking verified" notes; staff must be able to trust them.
+    if crate::identify::is_note(&text) {
+        return Err(Error::invalid("text", "this text is reserved"));
+    }
     Ok(GuestMessage { client_id: id.to_owned(), text })
 }
 

@@ -18,6 +18,8 @@
 //! [`StartRecord`]). Values are JSON for easy inspection and forward-compatible fields. A claim
 //! (read, decide, write the new owner) runs inside one write transaction: the single writer
 //! thread applies the group's operations one after another, so two claims never interleave.
+//! A third table, `bookings` ((property, reservation id) → thread id), holds the links of
+//! "Find my booking".
 
 use std::{path::Path, sync::Arc};
 
@@ -30,6 +32,7 @@ use super::{Claim, Decision, Owner, SendRecord, Sent, StartRecord, Store, StoreE
 
 const SENDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sends");
 const STARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("starts");
+const BOOKINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("bookings");
 
 /// Called with the outcome of the commit that held a write.
 type Finish = Box<dyn FnOnce(StoreResult<()>) + Send>;
@@ -93,6 +96,7 @@ impl EmbeddedStore {
         let tx = db.begin_write().map_err(err)?;
         tx.open_table(SENDS).map_err(err)?;
         tx.open_table(STARTS).map_err(err)?;
+        tx.open_table(BOOKINGS).map_err(err)?;
         tx.commit().map_err(err)?;
         let db = Arc::new(db);
         let (writes, queue) = std::sync::mpsc::channel::<WriteOp>();
@@ -406,6 +410,24 @@ impl Store for EmbeddedStore {
             Ok(n)
         })
     }
+
+    fn link_booking(&self, property: &str, reservation_id: &str, thread: &str) -> BoxFuture<'_, StoreResult<()>> {
+        let (p, r, t) = (property.to_owned(), reservation_id.to_owned(), thread.to_owned());
+        self.write(move |tx| {
+            tx.open_table(BOOKINGS).map_err(err)?.insert((p.as_str(), r.as_str()), t.as_bytes()).map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn booking_thread(&self, property: &str, reservation_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        let (p, r) = (property.to_owned(), reservation_id.to_owned());
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(BOOKINGS).map_err(err)?;
+            let found = t.get((p.as_str(), r.as_str())).map_err(err)?;
+            Ok(found.map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -432,6 +454,11 @@ mod tests {
     #[tokio::test]
     async fn old_records_are_purged() {
         conformance::old_records_are_purged(open().1).await;
+    }
+
+    #[tokio::test]
+    async fn booking_links_are_kept() {
+        conformance::booking_links_are_kept(open().1).await;
     }
 
     #[tokio::test]

@@ -172,8 +172,16 @@ pub trait Store: Send + Sync + 'static {
     /// Starts not known to be done, whoever owns them.
     fn pending_starts(&self) -> BoxFuture<'_, StoreResult<Vec<StartRecord>>>;
 
-    /// Removes records that began before `before` (Unix seconds); returns how many.
+    /// Removes records that began before `before` (Unix seconds); returns how many. Booking
+    /// links are not records of a call in flight and are not purged.
     fn purge(&self, before: i64) -> BoxFuture<'_, StoreResult<usize>>;
+
+    /// Links a verified booking (Mews reservation id) of a property to the conversation's thread,
+    /// replacing an earlier link ("Find my booking": the same booking proved again, on another
+    /// device, gets this conversation back; see `crate::identify`).
+    fn link_booking(&self, property: &str, reservation_id: &str, thread: &str) -> BoxFuture<'_, StoreResult<()>>;
+    /// The thread last linked to a booking, if any.
+    fn booking_thread(&self, property: &str, reservation_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -390,6 +398,19 @@ pub mod conformance {
             other => panic!("{other:?}"),
         }
         assert!(!store.renew_start("grand", "nothing", owner("b", NOW)).await.unwrap());
+    }
+
+    /// A booking link is found again, per property, the last link wins, and purging keeps it.
+    pub async fn booking_links_are_kept(store: SharedStore) {
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap(), None);
+        store.link_booking("grand", "r1", "thread-1").await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-1"));
+        assert_eq!(store.booking_thread("other", "r1").await.unwrap(), None, "links are per property");
+        assert_eq!(store.booking_thread("grand", "r").await.unwrap(), None, "no prefix match");
+        store.link_booking("grand", "r1", "thread-2").await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-2"));
+        store.purge(i64::MAX).await.unwrap();
+        assert_eq!(store.booking_thread("grand", "r1").await.unwrap().as_deref(), Some("thread-2"));
     }
 
     /// Many concurrent claims of one key from many instances, through two store clients (for a

@@ -372,6 +372,14 @@ fn start_member(property: &str, key: &str) -> String {
     format!("start:{}:{property}:{key}", property.len())
 }
 
+/// A "Find my booking" link (not purged with the records: a stay lasts longer than a day).
+fn booking_key(prefix: &str, property: &str, reservation_id: &str) -> String {
+    format!("{prefix}booking:{}:{property}:{reservation_id}", property.len())
+}
+
+/// How long a booking link is kept after it was last written: longer than any stay.
+const BOOKING_TTL_SECS: u64 = 400 * 24 * 3600;
+
 fn sent_index(prefix: &str, thread: &str) -> String {
     format!("{prefix}sent:{thread}")
 }
@@ -628,6 +636,27 @@ impl Store for RedisStore {
         .boxed()
     }
 
+    fn link_booking(&self, property: &str, reservation_id: &str, thread: &str) -> BoxFuture<'_, StoreResult<()>> {
+        let key = booking_key(&self.prefix, property, reservation_id);
+        let thread = thread.to_owned();
+        async move {
+            let mut conn = self.conn.clone();
+            let mut set = redis::cmd("SET");
+            set.arg(key).arg(thread).arg("EX").arg(BOOKING_TTL_SECS);
+            self.call("link_booking", set.query_async::<()>(&mut conn)).await
+        }
+        .boxed()
+    }
+
+    fn booking_thread(&self, property: &str, reservation_id: &str) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        let key = booking_key(&self.prefix, property, reservation_id);
+        async move {
+            let mut conn = self.conn.clone();
+            self.call("booking_thread", redis::cmd("GET").arg(key).query_async(&mut conn)).await
+        }
+        .boxed()
+    }
+
     fn pending_sends(&self) -> BoxFuture<'_, StoreResult<Vec<SendRecord>>> {
         async move { self.pending("pending_sends", SendRecord::PENDING).await }.boxed()
     }
@@ -728,6 +757,12 @@ mod tests {
     async fn old_records_are_purged() {
         let redis = RedisServer::start();
         conformance::old_records_are_purged(store(&redis, DEFAULT_PREFIX).await).await;
+    }
+
+    #[tokio::test]
+    async fn booking_links_are_kept() {
+        let redis = RedisServer::start();
+        conformance::booking_links_are_kept(store(&redis, DEFAULT_PREFIX).await).await;
     }
 
     #[tokio::test]

@@ -50,6 +50,8 @@ async fn main() {
     println!("  Mews simulator Connector API:  {}/api/connector/v1/", stack.sim_url);
     println!();
     println!("  Open the hotel page, click the chat button and write; answer from the staff console.");
+    println!("  \"I have a booking\": try 1001 + Müller, 4123.456.789 + Muller (Booking.com number), or");
+    println!("  room 101 + Dvořák (in-house); the demo stays are in mews-sim/src/guests.rs.");
     println!("  Ctrl-C stops everything.");
     println!();
     let _ = tokio::signal::ctrl_c().await;
