@@ -284,11 +284,21 @@ impl RateGuard {
     /// A "Find my booking" attempt by widget key or conversation `who`, from `ip`: checked before
     /// any Mews call.
     pub fn check_identify(&self, who: &str, ip: IpAddr) -> Result<(), Error> {
-        let keys = [
+        self.take(&self.identify_keys(who, ip)).map_err(refused)
+    }
+
+    /// [`RateGuard::check_identify`], then the cluster's buckets: the attempt limits hold
+    /// whichever instance each attempt reaches.
+    pub async fn admit_identify(&self, who: &str, ip: IpAddr) -> Result<(), Error> {
+        self.check_identify(who, ip)?;
+        self.take_shared(&self.identify_keys(who, ip)).await
+    }
+
+    fn identify_keys(&self, who: &str, ip: IpAddr) -> Vec<(String, Rate)> {
+        vec![
             (format!("b:s:{who}"), self.limits.identify_per_session),
             (format!("b:i:{ip}"), self.limits.identify_per_ip),
-        ];
-        self.take(&keys).map_err(refused)
+        ]
     }
 
     /// An SSE connect: the connect rate and the number of open streams, per conversation and per

@@ -18,8 +18,9 @@
 //!   stage and the profile language, nothing else of Mews. Logs carry reservation ids and
 //!   outcomes, never names or typed input.
 //! * **Abuse and budget** — attempts are limited per widget and per client address
-//!   (`guard::RateGuard::check_identify`, refused before any Mews call); unsuccessful inputs are
-//!   remembered for [`NEGATIVE_FOR`] and answered without Mews; identification may spend at most
+//!   (`guard::RateGuard::admit_identify`, refused before any Mews call; cluster-wide in cluster
+//!   mode); unsuccessful inputs are remembered for [`NEGATIVE_FOR`] and answered without Mews
+//!   (per instance); identification may spend at most
 //!   [`BUDGET_CALLS`] calls per [`BUDGET_WINDOW`] of a token (beyond: `503 busy`), and its calls
 //!   take the read lane of the token's limiter, which always leaves guest messages their share.
 
@@ -290,7 +291,7 @@ pub async fn before_conversation(
         return Err(Error::NotFound);
     }
     let input = validate(req)?;
-    state.guard().check_identify(&format!("k:{}:{attempt_key}", property.config.id), ip)?;
+    state.guard().admit_identify(&format!("k:{}:{attempt_key}", property.config.id), ip).await?;
     padded(since, async {
         let Some(stay) = state.identify().find(property, &input).await? else { return Err(Error::NotFound) };
         let id = &property.config.id;
@@ -362,7 +363,7 @@ pub async fn in_conversation(
         return Err(Error::NotFound);
     }
     let input = validate(req)?;
-    state.guard().check_identify(&format!("t:{}", claims.t), ip)?;
+    state.guard().admit_identify(&format!("t:{}", claims.t), ip).await?;
     padded(since, async {
         let Some(stay) = state.identify().find(property, &input).await? else { return Err(Error::NotFound) };
         let id = &property.config.id;
