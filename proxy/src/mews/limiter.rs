@@ -108,6 +108,19 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// A slot this instance's log granted while the cluster's budget is asked: given back when
+/// dropped (refused, or the wait abandoned); forgotten once the cluster granted it.
+struct LocalSlot<'a> {
+    limiter: &'a Limiter,
+    id: u64,
+}
+
+impl Drop for LocalSlot<'_> {
+    fn drop(&mut self) {
+        self.limiter.unslot(self.id);
+    }
+}
+
 /// Counts a waiting write for as long as it exists; reads are woken when the last one is served.
 struct WriterWaiting<'a>(&'a Limiter);
 
@@ -235,6 +248,10 @@ impl Limiter {
             };
             let wake = match (granted, &self.shared) {
                 (Some(id), Some(budget)) => {
+                    // The local slot is given back unless the cluster grants it — also when this
+                    // wait is abandoned while Redis answers (a guest's deadline): a slot left
+                    // "in flight" here would never expire.
+                    let slot = LocalSlot { limiter: self, id };
                     let writes_waiting = self.writers_waiting.load(Ordering::Acquire) > 0;
                     let answer = budget.take(lane, writes_waiting, crate::cluster::now_ms()).await;
                     if let Ok(Take::Granted { free, .. } | Take::Wait { free, .. }) = &answer {
@@ -242,15 +259,16 @@ impl Limiter {
                     }
                     match answer {
                         Ok(Take::Granted { member, .. }) => {
+                            std::mem::forget(slot);
                             return Permit { limiter: self, id, shared: Some((lane, member)) };
                         }
                         Ok(Take::Wait { ms, .. }) => {
-                            self.unslot(id);
+                            drop(slot);
                             // Other instances' slots free without telling us: look again soon.
                             Some(Instant::now() + Duration::from_millis(ms.min(SHARED_RECHECK_MS)))
                         }
                         Err(e) => {
-                            self.unslot(id);
+                            drop(slot);
                             tracing::warn!(error = %e, "the cluster's budget is unreachable: not calling Mews");
                             Some(Instant::now() + Duration::from_millis(500))
                         }
@@ -273,6 +291,7 @@ impl Limiter {
     /// Takes back a slot the cluster's budget refused.
     fn unslot(&self, id: u64) {
         self.state().slots.retain(|(i, _, _)| *i != id);
+        self.completed.notify_waiters();
     }
 
     /// Like [`Limiter::acquire`], but gives up at `deadline` (`None`: the caller should answer
@@ -451,5 +470,26 @@ mod tests {
         }
         let at_once = done.iter().filter(|d| **d < Duration::from_secs(1)).count();
         assert_eq!(at_once, 6, "{done:?}");
+    }
+
+    /// Cluster mode against a real Redis (real time: Redis's answers are real I/O). A guest's
+    /// wait given up while Redis has not answered yet must not leave this instance's slot behind
+    /// (each left slot counted as in flight for ever, until nothing more was sent).
+    #[tokio::test]
+    async fn a_wait_given_up_while_redis_answers_leaves_no_slot_behind() {
+        let (mut redis, cluster) = crate::cluster::tests_support::cluster("giveup:").await;
+        let budget = SharedBudget::new(&cluster, "tok", Limiter::lanes(10), 30_000, 10_000);
+        let limiter = Limiter::shared(10, Duration::from_secs(30), budget);
+        redis.freeze(); // accepts the call, answers nothing
+        for _ in 0..12 {
+            let deadline = Instant::now() + Duration::from_millis(30);
+            assert!(limiter.acquire_by(Lane::Write, deadline).await.is_none(), "nothing granted without Redis");
+        }
+        assert_eq!(limiter.used(), 0, "no slot left behind by the abandoned waits");
+        redis.thaw();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let permit = limiter.acquire_by(Lane::Write, deadline).await;
+        assert!(permit.is_some(), "granted again once Redis answers");
+        assert_eq!(limiter.used(), 1);
     }
 }
