@@ -7,6 +7,7 @@
 //! so CORS, the loader's cross-origin module import and the Shadow DOM are exercised for real.
 
 pub mod browser;
+pub mod cluster;
 pub mod cost;
 pub mod guest;
 pub mod idle;
@@ -177,6 +178,7 @@ impl Stack {
             server: Default::default(),
             client_addresses: Default::default(),
             session: Default::default(),
+            redis: None,
         };
 
         let data = tempfile::tempdir().expect("a data directory");
