@@ -7,6 +7,10 @@
 //!   costs a Mews call).
 //! - Counters of open SSE streams per session and per address, released when a stream ends.
 //!
+//! In cluster mode the same limits hold for the whole cluster ([`crate::cluster::limits`]): the
+//! `admit_*` calls check this instance's buckets first (a refusal here costs no Redis call),
+//! then the cluster's. When Redis cannot be reached, the local limits alone apply.
+//!
 //! A refusal is `429 rate_limited` with `Retry-After`. Memory stays bounded: a bucket that has
 //! refilled is the same as no bucket, so once the map is past [`SWEEP_ABOVE`] entries the full
 //! ones are dropped, at most once a second (not on every request).
@@ -18,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::error::Error;
+use crate::{cluster::limits::SharedLimits, error::Error};
 
 /// Bucket entries kept before a sweep.
 pub const SWEEP_ABOVE: usize = 50_000;
@@ -112,6 +116,8 @@ pub struct RateGuard {
     limits: GuestLimits,
     buckets: Mutex<Buckets>,
     streams: Arc<Mutex<HashMap<String, usize>>>,
+    /// Cluster mode: the same limits in Redis.
+    shared: Option<SharedLimits>,
 }
 
 fn refused(secs: f64) -> Error {
@@ -121,6 +127,93 @@ fn refused(secs: f64) -> Error {
 impl RateGuard {
     pub fn new(limits: GuestLimits) -> Self {
         Self { limits, ..Default::default() }
+    }
+
+    /// A guard whose limits also hold across the cluster.
+    pub fn shared(limits: GuestLimits, shared: SharedLimits) -> Self {
+        Self { limits, shared: Some(shared), ..Default::default() }
+    }
+
+    /// Cluster mode: takes the tokens of `keys` from the cluster's buckets too.
+    async fn take_shared(&self, keys: &[(String, Rate)]) -> Result<(), Error> {
+        let Some(shared) = &self.shared else { return Ok(()) };
+        let buckets: Vec<(String, f64, f64)> = keys.iter().map(|(k, r)| (k.clone(), r.burst, r.per_second)).collect();
+        match shared.take(&buckets, crate::cluster::now_ms()).await {
+            Ok(0) => Ok(()),
+            Ok(wait_ms) => Err(refused(wait_ms as f64 / 1000.0)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster limits unreachable: local limits only");
+                Ok(())
+            }
+        }
+    }
+
+    /// [`RateGuard::check`], then the cluster's buckets.
+    pub async fn admit_write(&self, session_key: &str, ip: IpAddr) -> Result<(), Error> {
+        self.check(Some(session_key), Some(ip)).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+        self.take_shared(&self.write_keys(Some(session_key), Some(ip))).await
+    }
+
+    /// [`RateGuard::check_read`], then the cluster's buckets.
+    pub async fn admit_read(&self, thread: &str, ip: IpAddr) -> Result<(), Error> {
+        self.check_read(thread, ip)?;
+        self.take_shared(&self.read_keys(thread, ip)).await
+    }
+
+    /// [`RateGuard::check_start`], then the cluster's buckets.
+    pub async fn admit_start(&self, property: &str, ip: IpAddr) -> Result<(), Error> {
+        self.check_start(property, ip)?;
+        self.take_shared(&self.start_keys(property, ip)).await
+    }
+
+    /// [`RateGuard::open_stream`], then the cluster's connect buckets and open-stream counts.
+    pub async fn admit_stream(&self, thread: &str, ip: IpAddr) -> Result<StreamPermit, Error> {
+        let mut permit = self.open_stream(thread, ip)?;
+        let Some(shared) = &self.shared else { return Ok(permit) };
+        self.take_shared(&self.connect_keys(thread, ip)).await?;
+        let caps = [self.limits.streams_per_session, self.limits.streams_per_ip];
+        let keys = permit.keys.clone();
+        match shared.open_stream([&keys[0], &keys[1]], caps).await {
+            Ok(true) => {
+                permit.shared = Some(shared.clone());
+                Ok(permit)
+            }
+            Ok(false) => Err(refused(5.0)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster limits unreachable: local stream caps only");
+                Ok(permit)
+            }
+        }
+    }
+
+    fn write_keys(&self, session_key: Option<&str>, ip: Option<IpAddr>) -> Vec<(String, Rate)> {
+        let mut keys = Vec::new();
+        if let Some(s) = session_key {
+            keys.push((format!("w:s:{s}"), self.limits.per_session));
+        }
+        if let Some(ip) = ip {
+            keys.push((format!("w:i:{ip}"), self.limits.per_ip));
+        }
+        keys
+    }
+
+    fn read_keys(&self, thread: &str, ip: IpAddr) -> Vec<(String, Rate)> {
+        vec![(format!("r:s:{thread}"), self.limits.reads_per_session), (format!("r:i:{ip}"), self.limits.reads_per_ip)]
+    }
+
+    fn start_keys(&self, property: &str, ip: IpAddr) -> Vec<(String, Rate)> {
+        let per_min = self.limits.conversations_per_minute;
+        vec![
+            (format!("w:i:{ip}"), self.limits.per_ip),
+            (format!("c:p:{property}"), Rate { burst: per_min, per_second: per_min / 60.0 }),
+        ]
+    }
+
+    fn connect_keys(&self, thread: &str, ip: IpAddr) -> Vec<(String, Rate)> {
+        vec![
+            (format!("c:s:{thread}"), self.limits.stream_connects_per_session),
+            (format!("c:i:{ip}"), self.limits.stream_connects_per_ip),
+        ]
     }
 
     pub fn limits(&self) -> &GuestLimits {
@@ -161,32 +254,18 @@ impl RateGuard {
 
     /// Takes one token for each key; on refusal returns the seconds until one is available.
     pub fn check(&self, session_key: Option<&str>, ip: Option<IpAddr>) -> Result<(), u64> {
-        let mut keys = Vec::new();
-        if let Some(s) = session_key {
-            keys.push((format!("w:s:{s}"), self.limits.per_session));
-        }
-        if let Some(ip) = ip {
-            keys.push((format!("w:i:{ip}"), self.limits.per_ip));
-        }
-        self.take(&keys).map_err(|w| (w.ceil() as u64).max(1))
+        self.take(&self.write_keys(session_key, ip)).map_err(|w| (w.ceil() as u64).max(1))
     }
 
     /// A read (`GET /v1/conversation`, a history page) by conversation `thread` from `ip`.
     pub fn check_read(&self, thread: &str, ip: IpAddr) -> Result<(), Error> {
-        let keys =
-            [(format!("r:s:{thread}"), self.limits.reads_per_session), (format!("r:i:{ip}"), self.limits.reads_per_ip)];
-        self.take(&keys).map_err(refused)
+        self.take(&self.read_keys(thread, ip)).map_err(refused)
     }
 
     /// A new conversation on `property` from `ip` (a write for the address, and the property's
     /// per-minute cap).
     pub fn check_start(&self, property: &str, ip: IpAddr) -> Result<(), Error> {
-        let per_min = self.limits.conversations_per_minute;
-        let keys = [
-            (format!("w:i:{ip}"), self.limits.per_ip),
-            (format!("c:p:{property}"), Rate { burst: per_min, per_second: per_min / 60.0 }),
-        ];
-        self.take(&keys).map_err(refused)
+        self.take(&self.start_keys(property, ip)).map_err(refused)
     }
 
     /// An SSE connect: the connect rate and the number of open streams, per conversation and per
@@ -202,15 +281,11 @@ impl RateGuard {
             // A stream slot frees when a tab closes; a few seconds is a fair guess.
             return Err(refused(5.0));
         }
-        let keys = [
-            (format!("c:s:{thread}"), self.limits.stream_connects_per_session),
-            (format!("c:i:{ip}"), self.limits.stream_connects_per_ip),
-        ];
-        self.take(&keys).map_err(refused)?;
+        self.take(&self.connect_keys(thread, ip)).map_err(refused)?;
         for k in [&session_key, &ip_key] {
             *open.entry(k.clone()).or_default() += 1;
         }
-        Ok(StreamPermit { open: self.streams.clone(), keys: [session_key, ip_key] })
+        Ok(StreamPermit { open: self.streams.clone(), keys: [session_key, ip_key], shared: None })
     }
 
     /// Open streams counted for conversation `thread` (tests and metrics).
@@ -223,10 +298,22 @@ impl RateGuard {
 pub struct StreamPermit {
     open: Arc<Mutex<HashMap<String, usize>>>,
     keys: [String; 2],
+    /// Cluster mode: the stream is counted in Redis too.
+    shared: Option<SharedLimits>,
 }
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
+        if let Some(shared) = self.shared.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let keys = self.keys.clone();
+            rt.spawn(async move {
+                if let Err(e) = shared.close_stream([&keys[0], &keys[1]]).await {
+                    tracing::debug!(error = %e, "could not uncount a closed stream (its instance's count lapses)");
+                }
+            });
+        }
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         for k in &self.keys {
             if let Some(n) = open.get_mut(k) {

@@ -56,8 +56,10 @@ pub async fn serve(
             ),
         });
     }
-    if state.bus().is_some() {
+    if let Some(cluster) = state.cluster() {
         pollers.push(supervise::spawn_supervised("cluster fan-out", &state, relay::fanout::run(state.clone())));
+        let heartbeat = cluster::limits::SharedLimits::new(cluster).keep_alive();
+        pollers.push(supervise::spawn_supervised("cluster heartbeat", &state, heartbeat));
     }
     pollers.push(supervise::spawn_supervised("recovery", &state, conversation::recovery::run(state.clone())));
     let sweeper_state = state.clone();

@@ -9,7 +9,9 @@ use std::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use crate::cluster::{Cluster, budget::SharedBudget, bus::Bus, lease::Lease, live::LiveThreads, token_tag};
+use crate::cluster::{
+    Cluster, budget::SharedBudget, bus::Bus, lease::Lease, limits::SharedLimits, live::LiveThreads, token_tag,
+};
 use crate::{
     assets::Assets,
     config::{Config, PropertyConfig},
@@ -23,7 +25,7 @@ use crate::{
     },
     relay::hub::Hub,
     session::SessionKeys,
-    store::{SharedStore, StoreError, embedded::EmbeddedStore, redis::RedisStore},
+    store::{Owner, SharedStore, StoreError, embedded::EmbeddedStore, redis::RedisStore},
 };
 use crate::{client_ip::ClientAddressConfig, server::ServerLimits, supervise::Health};
 
@@ -67,6 +69,10 @@ struct Inner {
     store: SharedStore,
     /// Cluster mode: the connection to Redis and the fan-out channel.
     cluster: Option<(Cluster, Bus)>,
+    /// Owner of this process's claims on pending sends and starts (the cluster's instance id).
+    instance: String,
+    /// How long a claim lasts without renewal: longer than one upstream call can take.
+    claim_lease: Duration,
     sends: Sends,
     starts: Starts,
     metrics: Arc<Metrics>,
@@ -177,6 +183,10 @@ impl AppState {
             let upstream = tokens[i].upstream.clone();
             properties.insert(id, Arc::new(Property { config: p, upstream }));
         }
+        let guard = match &cluster {
+            None => RateGuard::new(config.guest_limits),
+            Some(c) => RateGuard::shared(config.guest_limits, SharedLimits::new(c)),
+        };
         Self {
             inner: Arc::new(Inner {
                 properties,
@@ -187,6 +197,10 @@ impl AppState {
                 webhook_token: config.webhook_token,
                 hub: Hub::default(),
                 store,
+                instance: cluster
+                    .as_ref()
+                    .map_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), |c| c.instance.clone()),
+                claim_lease: config.upstream_timeout + Duration::from_secs(10),
                 cluster: cluster.map(|c| {
                     let bus = Bus::new(&c);
                     (c, bus)
@@ -194,7 +208,7 @@ impl AppState {
                 sends: Sends::default(),
                 starts: Starts::default(),
                 metrics,
-                guard: RateGuard::new(config.guest_limits),
+                guard,
                 assets,
                 shutdown: watch::channel(false).0,
                 recovered: watch::channel(false).0,
@@ -241,6 +255,21 @@ impl AppState {
 
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
+    }
+
+    /// This process as the owner of claims, with a lease from now (see [`crate::store::Claim`]).
+    /// Alone on the embedded store (whose file only one process can open) the lease is already
+    /// over when written: whatever a previous process left is taken over at once.
+    pub fn claim_owner(&self) -> Owner {
+        let until_ms = match self.inner.cluster {
+            Some(_) => crate::cluster::now_ms() + self.inner.claim_lease.as_millis() as i64,
+            None => 0,
+        };
+        Owner { instance: self.inner.instance.clone(), until_ms }
+    }
+
+    pub fn claim_lease(&self) -> Duration {
+        self.inner.claim_lease
     }
 
     /// Cluster mode: this instance's connection to Redis.

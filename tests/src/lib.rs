@@ -173,12 +173,12 @@ impl Stack {
             upstream_timeout: Duration::from_secs(10),
             budget_share: 0.8,
             store_path: PathBuf::new(), // set below, in the stack's own data directory
+            redis: None,
             guest_limits: Default::default(),
             properties,
             server: Default::default(),
             client_addresses: Default::default(),
             session: Default::default(),
-            redis: None,
         };
 
         let data = tempfile::tempdir().expect("a data directory");
@@ -221,7 +221,8 @@ impl Stack {
         // A stopped instance's last tasks may hold the store file for a moment.
         let mut tries = 0;
         let state = loop {
-            match lobby_proxy::AppState::new(self.proxy_config.clone(), lobby_proxy::assets::Assets::embedded()) {
+            match lobby_proxy::AppState::open(self.proxy_config.clone(), lobby_proxy::assets::Assets::embedded()).await
+            {
                 Ok(s) => break s,
                 Err(e) if tries < 50 => {
                     tries += 1;

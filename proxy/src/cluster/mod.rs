@@ -9,7 +9,8 @@
 //!   when its holder dies;
 //! * new messages and resolved states ([`bus`]): published once on a Redis channel and delivered
 //!   into every instance's hub, so a guest's stream gets every reply whichever instance serves it;
-//!   threads with streams anywhere are listed in Redis ([`live`]) so the poller reads them all.
+//!   threads with streams anywhere are listed in Redis ([`live`]) so the poller reads them all;
+//! * the guest limits of `guard` ([`limits`]): rate buckets and open-stream counts.
 //!
 //! Redis features used are plain commands and Lua scripts (no modules: managed Redis rarely
 //! allows them). All times in scripts are the caller's Unix milliseconds, so the scripts are
@@ -19,6 +20,7 @@
 pub mod budget;
 pub mod bus;
 pub mod lease;
+pub mod limits;
 pub mod live;
 
 use std::time::Duration;

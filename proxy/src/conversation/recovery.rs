@@ -40,8 +40,19 @@ pub async fn run(state: AppState) {
 }
 
 async fn once(state: &AppState) -> Result<(usize, usize), crate::error::Error> {
-    let starts = state.store().pending_starts().await?;
+    // In a cluster, records that live instances are working on are theirs.
+    let now = crate::cluster::now_ms();
+    let orphaned = |owner: &Option<crate::store::Owner>| owner.as_ref().is_none_or(|o| !o.alive_at(now));
+    let starts: Vec<_> = state.store().pending_starts().await?.into_iter().filter(|r| orphaned(&r.owner)).collect();
     for r in &starts {
+        // Claimed first: a guest's retry on another instance may be taking it over right now.
+        let mine = crate::store::StartRecord { owner: Some(state.claim_owner()), ..r.clone() };
+        if !matches!(
+            state.store().begin_start(mine, crate::cluster::now_ms()).await?,
+            crate::store::Claim::TakenOver(_)
+        ) {
+            continue;
+        }
         let Some(property) = state.property(&r.property) else {
             state.store().forget_start(&r.property, &r.key).await?;
             continue;
@@ -52,7 +63,7 @@ async fn once(state: &AppState) -> Result<(usize, usize), crate::error::Error> {
             None => state.store().forget_start(&r.property, &r.key).await?,
         }
     }
-    let sends = state.store().pending_sends().await?;
+    let sends: Vec<_> = state.store().pending_sends().await?.into_iter().filter(|r| orphaned(&r.owner)).collect();
     let mut resumed = Vec::new();
     for r in sends.iter().cloned() {
         let Some(property) = state.property(&r.property).cloned() else {

@@ -7,6 +7,12 @@
 //! Mews answered, it is completed with the Mews message. So a retry after the answer, or after a
 //! restart, is answered from the store; a send a crashed process left pending is read back from
 //! Mews before anything is sent again (`recheck_since`, see `mews::upstream`).
+//!
+//! Across instances (cluster mode) the record is also a claim ([`crate::store::Claim`]): the
+//! instance sending it owns it, renews its lease while the message waits and checks it right
+//! before `messages/add` (the upstream's fence); a retry that lands on another instance waits
+//! for the owner's result, and takes the send over — reading Mews back first — only when the
+//! owner's lease ran out (it died).
 
 use std::sync::Arc;
 
@@ -17,11 +23,15 @@ use tokio::time::Instant;
 use super::{GUEST_WAIT, busy, running::Running};
 use crate::{
     error::Error,
-    mews::client::MewsError,
+    mews::{client::MewsError, upstream::SendClaim},
     relay::hub::{Thread, to_chat},
     state::{AppState, Property},
-    store::{SendRecord, Sent},
+    store::{Claim, SendRecord, Sent},
 };
+
+/// How often a pending send's claim is renewed while it waits, and a held one looked at.
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+const HELD_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Sends running on this instance, by (thread, client id).
 pub type Sends = Running<ChatMessage>;
@@ -58,6 +68,19 @@ pub async fn resume(state: &AppState, property: &Arc<Property>, record: SendReco
     Sends::outcome(rx, Instant::now() + std::time::Duration::from_secs(3600)).await
 }
 
+/// Waits while another live instance owns the send: `Some` with its result once done; `None`
+/// when its owner's lease ran out or the record vanished (the caller claims again).
+async fn wait_for_owner(state: &AppState, held: &SendRecord) -> Result<Option<ChatMessage>, Error> {
+    loop {
+        tokio::time::sleep(HELD_POLL).await;
+        match state.store().send_record(&held.thread, &held.client_id).await? {
+            Some(r) if r.sent.is_some() => return Ok(Some(from_record(&r, r.sent.as_ref().expect("sent")))),
+            Some(r) if r.owner.as_ref().is_some_and(|o| o.alive_at(crate::cluster::now_ms())) => continue,
+            _ => return Ok(None),
+        }
+    }
+}
+
 fn from_record(r: &SendRecord, sent: &Sent) -> ChatMessage {
     ChatMessage {
         id: sent.id.clone(),
@@ -75,23 +98,54 @@ async fn deliver(
     client_id: &str,
     text: &str,
 ) -> Result<ChatMessage, Error> {
-    let record = SendRecord {
-        property: property.config.id.clone(),
-        thread: thread.id.clone(),
-        client_id: client_id.to_owned(),
-        text: text.to_owned(),
-        started: Timestamp::now().as_second(),
-        sent: None,
-    };
-    let (text, recheck_since) = match state.store().begin_send(record).await? {
-        None => (text.to_owned(), None),
-        // Answered before (maybe by a previous process): the same answer again.
-        Some(r) if r.sent.is_some() => return Ok(from_record(&r, r.sent.as_ref().expect("sent"))),
-        // Left pending (a crash, or every attempt failed ambiguously): may be in Mews already.
-        Some(r) => (r.text.clone(), Timestamp::from_second(r.started).ok()),
+    let (text, recheck_since) = loop {
+        let record = SendRecord {
+            property: property.config.id.clone(),
+            thread: thread.id.clone(),
+            client_id: client_id.to_owned(),
+            text: text.to_owned(),
+            started: Timestamp::now().as_second(),
+            sent: None,
+            owner: Some(state.claim_owner()),
+        };
+        match state.store().begin_send(record, crate::cluster::now_ms()).await? {
+            Claim::New => break (text.to_owned(), None),
+            // Answered before (maybe by a previous process): the same answer again.
+            Claim::Done(r) => return Ok(from_record(&r, r.sent.as_ref().expect("done records are sent"))),
+            // Left pending (a crash, or every attempt failed ambiguously): may be in Mews already.
+            Claim::TakenOver(r) => break (r.text.clone(), Timestamp::from_second(r.started).ok()),
+            // Another instance is sending it: its result, or claim again when its owner died.
+            Claim::Held(r) => {
+                if let Some(done) = wait_for_owner(state, &r).await? {
+                    return Ok(done);
+                }
+            }
+        }
     };
     thread.touch();
-    match property.upstream.add_message(&thread.id, &text, recheck_since).await {
+    let claim = state.cluster().map(|c| SendClaim {
+        client_id: client_id.to_owned(),
+        instance: c.instance.clone(),
+        lease: state.claim_lease(),
+    });
+    let sending = property.upstream.add_message(&thread.id, &text, recheck_since, claim);
+    let answer = if state.cluster().is_some() {
+        // Keep the claim alive while the message waits for budget or a batch.
+        tokio::pin!(sending);
+        loop {
+            tokio::select! {
+                a = &mut sending => break a,
+                _ = tokio::time::sleep(RENEW_EVERY) => {
+                    if let Err(e) = state.store().renew_send(&thread.id, client_id, state.claim_owner()).await {
+                        tracing::warn!(error = %e, "could not renew a send's claim");
+                    }
+                }
+            }
+        }
+    } else {
+        sending.await
+    };
+    match answer {
         Ok(m) => {
             let sent = Sent { id: m.id.clone(), at: mews_wire::format_utc(m.created_utc) };
             if let Err(e) = state.store().finish_send(&thread.id, client_id, sent).await {

@@ -43,7 +43,11 @@ use super::{
     client::{MewsClient, MewsError, oldest_first},
     limiter::{Lane, Limiter, Permit},
 };
-use crate::{metrics::Metrics, store::SharedStore, supervise::Health};
+use crate::{
+    metrics::Metrics,
+    store::{Owner, SharedStore},
+    supervise::Health,
+};
 
 /// How many times one logical write is attempted before the caller is told it failed.
 const MAX_ATTEMPTS: u32 = 8;
@@ -56,9 +60,20 @@ struct Pending {
     key: String,
     thread_id: String,
     text: String,
+    /// Cluster mode: the send's claim in the store, checked and renewed right before each
+    /// `messages/add` attempt, so a send another instance took over is never sent here.
+    claim: Option<SendClaim>,
     /// Set when an earlier attempt may have reached Mews: read back from here before sending.
     recheck_since: Option<Timestamp>,
     reply: oneshot::Sender<Result<Message, MewsError>>,
+}
+
+/// A send's claim as the fence renews it: the widget's client id, this instance, the lease.
+#[derive(Clone, Debug)]
+pub struct SendClaim {
+    pub client_id: String,
+    pub instance: String,
+    pub lease: Duration,
 }
 
 /// Message ids handed to a caller in the last [`RECENT_FOR`]: bounded by time, not by traffic
@@ -272,17 +287,21 @@ impl Upstream {
     /// Queues one guest message for `messages/add` and waits for Mews to have it, exactly once.
     /// `recheck_since`: an earlier attempt (from a crashed process) began then; the thread is read
     /// back before this one is sent.
+    /// `claim` (cluster mode): the send's client id and this instance's owner, fenced before each
+    /// attempt (see [`Pending`]).
     pub async fn add_message(
         &self,
         thread_id: &str,
         text: &str,
         recheck_since: Option<Timestamp>,
+        claim: Option<SendClaim>,
     ) -> Result<Message, MewsError> {
         let (tx, rx) = oneshot::channel();
         let key = format!("m{}", self.next_key.fetch_add(1, Ordering::Relaxed));
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        let (thread_id, text) = (thread_id.to_owned(), text.to_owned());
         self.queue
-            .send(Pending { key, thread_id: thread_id.to_owned(), text: text.to_owned(), recheck_since, reply: tx })
+            .send(Pending { key, thread_id, text, claim, recheck_since, reply: tx })
             .map_err(|_| MewsError::Transport("upstream stopped".into()))?;
         rx.await.unwrap_or_else(|_| Err(MewsError::Transport("upstream stopped".into())))
     }
@@ -316,6 +335,10 @@ impl Upstream {
                 Some(p) => p,
                 None => self.limiter.acquire(Lane::Write).await,
             };
+            self.fence(&mut pending).await;
+            if pending.is_empty() {
+                return;
+            }
             let take = if solo { 1 } else { pending.len() };
             let params: Vec<MessageParameters> = pending[..take]
                 .iter()
@@ -441,6 +464,38 @@ impl Upstream {
         true
     }
 
+    /// Cluster mode: renews the claim of every claimed message right before it is sent; one that
+    /// another instance took over (this one stalled past its lease) is not sent here — its new
+    /// owner reads Mews back and sends it — and its caller is told to retry. A store that cannot
+    /// be reached keeps the message waiting (it cannot be known to be ours).
+    async fn fence(&self, pending: &mut Vec<Pending>) {
+        if pending.iter().all(|p| p.claim.is_none()) {
+            return;
+        }
+        let checks = pending.iter().map(|p| async {
+            let Some(c) = &p.claim else { return Ok(true) };
+            let owner =
+                Owner { instance: c.instance.clone(), until_ms: crate::cluster::now_ms() + c.lease.as_millis() as i64 };
+            self.store.renew_send(&p.thread_id, &c.client_id, owner).await
+        });
+        let answers = futures::future::join_all(checks).await;
+        let mut kept = Vec::with_capacity(pending.len());
+        for (p, ok) in pending.drain(..).zip(answers) {
+            match ok {
+                Ok(true) => kept.push(p),
+                Ok(false) => {
+                    tracing::warn!("a send was taken over by another instance; not sending it here");
+                    self.finish(p, Err(MewsError::Busy { retry_after: Duration::from_secs(1) }));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot confirm a send's claim; it waits");
+                    self.finish(p, Err(MewsError::Busy { retry_after: Duration::from_secs(2) }));
+                }
+            }
+        }
+        *pending = kept;
+    }
+
     fn finish(&self, p: Pending, answer: Result<Message, MewsError>) {
         self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
         let _ = p.reply.send(answer);
@@ -510,7 +565,7 @@ mod tests {
 
     fn send(up: &Arc<Upstream>, thread: &str, text: &str) -> tokio::task::JoinHandle<Result<Message, MewsError>> {
         let (up, thread, text) = (up.clone(), thread.to_owned(), text.to_owned());
-        tokio::spawn(async move { up.add_message(&thread, &text, None).await })
+        tokio::spawn(async move { up.add_message(&thread, &text, None, None).await })
     }
 
     #[tokio::test(start_paused = true)]
@@ -554,7 +609,7 @@ mod tests {
         );
         // Meanwhile a guest's message finds a free slot at once.
         let t1 = Instant::now();
-        up.add_message(&thread, "not behind the reads", None).await.unwrap();
+        up.add_message(&thread, "not behind the reads", None, None).await.unwrap();
         assert!(t1.elapsed() < Duration::from_secs(1), "{:?}", t1.elapsed());
         assert_eq!(mews.requests("messageThreads/getAll").await, (399, 0), "Mews never answered 429");
     }
@@ -587,12 +642,12 @@ mod tests {
         let forever = json!({"type": "too_many_requests", "retry_after": u64::MAX});
         mews.fault(json!({"operation": "messages/add", "kind": forever, "next": 1})).await;
         let t0 = Instant::now();
-        up.add_message(&thread, "still delivered", None).await.unwrap();
+        up.add_message(&thread, "still delivered", None, None).await.unwrap();
         let waited = t0.elapsed();
         assert!(waited >= MAX_RETRY_AFTER && waited < MAX_RETRY_AFTER + Duration::from_secs(1), "{waited:?}");
         // The batching task survived: the next message goes straight through.
         let t1 = Instant::now();
-        up.add_message(&thread, "and the next one", None).await.unwrap();
+        up.add_message(&thread, "and the next one", None, None).await.unwrap();
         assert!(t1.elapsed() < Duration::from_secs(1));
         assert_eq!(mews.texts(&thread).await, ["still delivered", "and the next one"]);
     }
@@ -614,7 +669,7 @@ mod tests {
         for (i, kind) in kinds.iter().enumerate() {
             mews.fault(json!({"operation": "messages/add", "kind": kind, "next": 1})).await;
             let text = format!("message {i} under {}", kind["type"]);
-            let m = up.add_message(&thread, &text, None).await.unwrap();
+            let m = up.add_message(&thread, &text, None, None).await.unwrap();
             assert_eq!(m.text, text);
             want.push(text);
         }
@@ -680,11 +735,11 @@ mod tests {
         }]);
         let committed = committed.await.unwrap().remove(0).message;
         let adds = mews.requests("messages/add").await.0;
-        let resumed = up.add_message(&thread, "already there", Some(before_crash)).await.unwrap();
+        let resumed = up.add_message(&thread, "already there", Some(before_crash), None).await.unwrap();
         assert_eq!(resumed.id, committed.id, "adopted, not sent again");
         assert_eq!(mews.requests("messages/add").await.0, adds);
         // The same text once more, as another message that never reached Mews: sent, once.
-        let again = up.add_message(&thread, "already there", Some(before_crash)).await.unwrap();
+        let again = up.add_message(&thread, "already there", Some(before_crash), None).await.unwrap();
         assert_ne!(again.id, committed.id, "an id already handed out is never adopted twice");
         assert_eq!(mews.texts(&thread).await, ["already there", "already there"]);
     }

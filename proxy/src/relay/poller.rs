@@ -339,7 +339,7 @@ mod tests {
         for batch in 0..5 {
             let sends = (0..500).map(|i| {
                 let (up, thread) = (up.clone(), thread.clone());
-                tokio::spawn(async move { up.add_message(&thread, &format!("old {batch}-{i}"), None).await })
+                tokio::spawn(async move { up.add_message(&thread, &format!("old {batch}-{i}"), None, None).await })
             });
             for s in sends.collect::<Vec<_>>() {
                 s.await.unwrap().unwrap();

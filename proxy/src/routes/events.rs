@@ -141,7 +141,7 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
     let property = state.property(&claims.p).cloned().ok_or(Error::NotFound)?;
     check_origin(&headers, &property.config.allowed_origins)?;
-    let permit = state.guard().open_stream(&claims.t, client)?;
+    let permit = state.guard().admit_stream(&claims.t, client).await?;
     let ends_at = tokio::time::Instant::now() + state.server_limits().max_stream;
     let last_id = headers
         .get("last-event-id")

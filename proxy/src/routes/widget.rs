@@ -122,7 +122,7 @@ pub async fn start(
     let reservation =
         single_line("reservation", req.reservation.as_deref().unwrap_or(""), limits::MAX_REF_CHARS, false)?;
     let first = req.message.as_ref().map(parse_message).transpose()?;
-    state.guard().check_start(&id, client)?;
+    state.guard().admit_start(&id, client).await?;
 
     // Staff see the guest's contact details in the inbox list, where they decide what to open.
     let topic_text = topic.unwrap_or_else(|| "Website chat".to_owned());
@@ -190,7 +190,7 @@ pub async fn conversation(
 ) -> Result<Json<ConversationInfo>> {
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
-    state.guard().check_read(&claims.t, client)?;
+    state.guard().admit_read(&claims.t, client).await?;
     let thread = state.hub().thread(&claims.p, &claims.t);
     load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
     Ok(Json(ConversationInfo { property: claims.p, name: claims.n, topic: claims.s, resolved: thread.resolved() }))
@@ -213,7 +213,7 @@ pub async fn history(
 ) -> Result<Json<History>> {
     let p = property(&state, &claims.p)?;
     check_origin(&headers, &p.config.allowed_origins)?;
-    state.guard().check_read(&claims.t, client)?;
+    state.guard().admit_read(&claims.t, client).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, limits::MAX_HISTORY_PAGE);
     for (field, v) in [("before", &q.before), ("after", &q.after)] {
         if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 120) {
@@ -236,7 +236,7 @@ pub async fn send(
     check_origin(&headers, &p.config.allowed_origins)?;
     let Json(req) = body?;
     let m = parse_message(&req)?;
-    state.guard().check(Some(&claims.t), Some(client)).map_err(|s| Error::RateLimited { retry_after_secs: s })?;
+    state.guard().admit_write(&claims.t, client).await?;
     let thread = state.hub().thread(&claims.p, &claims.t);
     if !thread.is_current() {
         load_newest(p, &thread, tokio::time::Instant::now() + GUEST_WAIT).await?;
