@@ -105,14 +105,15 @@ async fn an_instance_killed_mid_send_loses_nothing_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_during_traffic_loses_nothing_doubles_nothing_and_replies_keep_flowing() {
     let mut cs = ClusterStack::start(EXE, 3).await;
-    let (guests, _) = cs.start_guests(12, "Restart guest").await;
+    let (guests, _) = cs.start_guests(16, "Restart guest").await;
     let threads = cs.threads_of(&guests).await;
     let mut screens = Vec::new();
     for g in &guests {
         screens.push(g.watch().await);
     }
 
-    // Staff answer round-robin every 200 ms all along; guests send 10 messages each.
+    // Staff answer round-robin every 200 ms all along; guests send 8 messages each, 400 ms apart
+    // (inside the per-conversation limit's burst).
     let stop = Arc::new(AtomicBool::new(false));
     let staff = {
         let (sim, threads, stop) = (cs.sim(), threads.clone(), stop.clone());
@@ -131,7 +132,7 @@ async fn a_redis_restart_during_traffic_loses_nothing_doubles_nothing_and_replie
         })
     };
     let attempts = Attempts::default();
-    let sends = outboxes(&guests, "msg", 10, Duration::from_millis(300), &attempts);
+    let sends = outboxes(&guests, "msg", 8, Duration::from_millis(400), &attempts);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let restart_at = Instant::now();
     let away = cs.restart_redis();
@@ -189,7 +190,7 @@ async fn a_redis_restart_during_traffic_loses_nothing_doubles_nothing_and_replie
     );
     assert!(missing.is_empty(), "replies never shown: {missing:?}");
     assert_eq!(doubled, 0, "a reply came twice on a stream");
-    let sent: Vec<Vec<String>> = guests.iter().map(|_| texts("msg", 10)).collect();
+    let sent: Vec<Vec<String>> = guests.iter().map(|_| texts("msg", 8)).collect();
     assert_once_in_order(&cs.sim(), &threads, &sent).await;
     assert!(after.iter().all(|ms| *ms <= 10_000), "a reply after Redis came back took over 10 s: {after:?}");
     for (_, t) in screens {
