@@ -68,6 +68,28 @@ impl RedisServer {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// The process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops the process with `SIGSTOP`: connections are still accepted by the kernel but nothing
+    /// answers (a hung or unreachable Redis). [`RedisServer::thaw`] resumes it.
+    pub fn freeze(&mut self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen server (`SIGCONT`).
+    pub fn thaw(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("redis-server is not running").to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().expect("run kill");
+        assert!(status.success(), "kill {signal} {pid}: {status}");
+    }
+
     /// Stops the server gracefully (`SHUTDOWN`: the append-only file is flushed) and waits for the
     /// process to end; kills it if it has not ended within 5 s. Nothing when not running.
     pub fn stop(&mut self) {

@@ -15,7 +15,9 @@
 //!
 //! Two tables, keyed by tuples so that one thread's records are one range:
 //! `sends` ((thread, client id) → JSON [`SendRecord`]) and `starts` ((property, key) → JSON
-//! [`StartRecord`]). Values are JSON for easy inspection and forward-compatible fields.
+//! [`StartRecord`]). Values are JSON for easy inspection and forward-compatible fields. A claim
+//! (read, decide, write the new owner) runs inside one write transaction: the single writer
+//! thread applies the group's operations one after another, so two claims never interleave.
 
 use std::{path::Path, sync::Arc};
 
@@ -24,7 +26,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::oneshot;
 
-use super::{SendRecord, Sent, StartRecord, Store, StoreError, StoreResult};
+use super::{Claim, Decision, Owner, SendRecord, Sent, StartRecord, Store, StoreError, StoreResult, decide, no_owner};
 
 const SENDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sends");
 const STARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("starts");
@@ -134,26 +136,69 @@ impl EmbeddedStore {
         async move { tokio::task::spawn_blocking(move || f(&db)).await.map_err(err)? }.boxed()
     }
 
-    /// Inserts `value` under `key` unless present; returns the present value.
-    fn insert_new<T: Serialize + DeserializeOwned + Send + 'static>(
+    /// Claims `key` for `value`'s owner at `now_ms` (see [`Claim`]), in one write transaction.
+    fn claim<T: Pending>(
         &self,
         table: TableDefinition<'static, (&'static str, &'static str), &'static [u8]>,
         key: (String, String),
         value: T,
-    ) -> BoxFuture<'static, StoreResult<Option<T>>> {
+        now_ms: i64,
+    ) -> BoxFuture<'static, StoreResult<Claim<T>>> {
+        let Some(caller) = value.owner().cloned() else {
+            return futures::future::ready(Err(no_owner())).boxed();
+        };
         self.write(move |tx| {
-            let existing = {
-                let mut t = tx.open_table(table).map_err(err)?;
-                let existing = t.get((key.0.as_str(), key.1.as_str())).map_err(err)?.map(|v| decode::<T>(v.value()));
-                match existing {
-                    Some(v) => Some(v?),
-                    None => {
-                        t.insert((key.0.as_str(), key.1.as_str()), encode(&value).as_slice()).map_err(err)?;
-                        None
-                    }
-                }
+            let mut t = tx.open_table(table).map_err(err)?;
+            let existing = t.get((key.0.as_str(), key.1.as_str())).map_err(err)?.map(|v| decode::<T>(v.value()));
+            let Some(existing) = existing else {
+                t.insert((key.0.as_str(), key.1.as_str()), encode(&value).as_slice()).map_err(err)?;
+                return Ok(Claim::New);
             };
-            Ok(existing)
+            let mut existing = existing?;
+            Ok(match decide(existing.is_done(), existing.owner(), &caller, now_ms) {
+                Decision::Done => Claim::Done(existing),
+                Decision::Held => Claim::Held(existing),
+                Decision::TakeOver => {
+                    existing.set_owner(caller);
+                    t.insert((key.0.as_str(), key.1.as_str()), encode(&existing).as_slice()).map_err(err)?;
+                    Claim::TakenOver(existing)
+                }
+            })
+        })
+    }
+
+    /// Extends the lease of the pending record under `key` if `owner.instance` owns it.
+    fn renew<T: Pending>(
+        &self,
+        table: TableDefinition<'static, (&'static str, &'static str), &'static [u8]>,
+        key: (String, String),
+        owner: Owner,
+    ) -> BoxFuture<'static, StoreResult<bool>> {
+        self.write(move |tx| {
+            let mut t = tx.open_table(table).map_err(err)?;
+            let current = t.get((key.0.as_str(), key.1.as_str())).map_err(err)?.map(|v| decode::<T>(v.value()));
+            let Some(current) = current else { return Ok(false) };
+            let mut record = current?;
+            if record.is_done() || record.owner().is_none_or(|o| o.instance != owner.instance) {
+                return Ok(false);
+            }
+            record.set_owner(owner);
+            t.insert((key.0.as_str(), key.1.as_str()), encode(&record).as_slice()).map_err(err)?;
+            Ok(true)
+        })
+    }
+
+    /// The record under `key`.
+    fn get<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, (&'static str, &'static str), &'static [u8]>,
+        key: (String, String),
+    ) -> BoxFuture<'static, StoreResult<Option<T>>> {
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(err)?;
+            let t = tx.open_table(table).map_err(err)?;
+            let v = t.get((key.0.as_str(), key.1.as_str())).map_err(err)?;
+            v.map(|v| decode::<T>(v.value())).transpose()
         })
     }
 
@@ -211,6 +256,37 @@ impl EmbeddedStore {
     }
 }
 
+/// What a claim needs to know of a record.
+trait Pending: Serialize + DeserializeOwned + Send + 'static {
+    fn is_done(&self) -> bool;
+    fn owner(&self) -> Option<&Owner>;
+    fn set_owner(&mut self, owner: Owner);
+}
+
+impl Pending for SendRecord {
+    fn is_done(&self) -> bool {
+        self.sent.is_some()
+    }
+    fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+    fn set_owner(&mut self, owner: Owner) {
+        self.owner = Some(owner);
+    }
+}
+
+impl Pending for StartRecord {
+    fn is_done(&self) -> bool {
+        self.thread.is_some()
+    }
+    fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+    fn set_owner(&mut self, owner: Owner) {
+        self.owner = Some(owner);
+    }
+}
+
 /// The writer thread: waits for a write, takes every write queued behind it (up to
 /// [`MAX_GROUP`]), applies them in one transaction, commits, and answers each. Ends when the
 /// store is dropped.
@@ -240,9 +316,17 @@ fn write_groups(db: &Database, queue: &std::sync::mpsc::Receiver<WriteOp>) {
 }
 
 impl Store for EmbeddedStore {
-    fn begin_send(&self, record: SendRecord) -> BoxFuture<'_, StoreResult<Option<SendRecord>>> {
+    fn begin_send(&self, record: SendRecord, now_ms: i64) -> BoxFuture<'_, StoreResult<Claim<SendRecord>>> {
         let key = (record.thread.clone(), record.client_id.clone());
-        self.insert_new(SENDS, key, record)
+        self.claim(SENDS, key, record, now_ms)
+    }
+
+    fn renew_send(&self, thread: &str, client_id: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
+        self.renew::<SendRecord>(SENDS, (thread.to_owned(), client_id.to_owned()), owner)
+    }
+
+    fn send_record(&self, thread: &str, client_id: &str) -> BoxFuture<'_, StoreResult<Option<SendRecord>>> {
+        self.get(SENDS, (thread.to_owned(), client_id.to_owned()))
     }
 
     fn finish_send(&self, thread: &str, client_id: &str, sent: Sent) -> BoxFuture<'_, StoreResult<()>> {
@@ -276,9 +360,17 @@ impl Store for EmbeddedStore {
         self.scan(SENDS, |r: &SendRecord| r.sent.is_none())
     }
 
-    fn begin_start(&self, record: StartRecord) -> BoxFuture<'_, StoreResult<Option<StartRecord>>> {
+    fn begin_start(&self, record: StartRecord, now_ms: i64) -> BoxFuture<'_, StoreResult<Claim<StartRecord>>> {
         let key = (record.property.clone(), record.key.clone());
-        self.insert_new(STARTS, key, record)
+        self.claim(STARTS, key, record, now_ms)
+    }
+
+    fn renew_start(&self, property: &str, key: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
+        self.renew::<StartRecord>(STARTS, (property.to_owned(), key.to_owned()), owner)
+    }
+
+    fn start_record(&self, property: &str, key: &str) -> BoxFuture<'_, StoreResult<Option<StartRecord>>> {
+        self.get(STARTS, (property.to_owned(), key.to_owned()))
     }
 
     fn finish_start(&self, property: &str, key: &str, thread: &str) -> BoxFuture<'_, StoreResult<()>> {
@@ -321,7 +413,7 @@ mod tests {
     use super::*;
     use crate::store::{SharedStore, conformance};
 
-    fn open() -> (tempfile::TempDir, SharedStore) {
+    fn open() -> (tempfile::TempDir, Arc<EmbeddedStore>) {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(&dir.path().join("sub/lobby.redb")).unwrap();
         (dir, Arc::new(store))
@@ -342,9 +434,43 @@ mod tests {
         conformance::old_records_are_purged(open().1).await;
     }
 
+    #[tokio::test]
+    async fn sends_are_claimed_between_instances() {
+        conformance::sends_are_claimed_between_instances(open().1).await;
+    }
+
+    #[tokio::test]
+    async fn starts_are_claimed_between_instances() {
+        conformance::starts_are_claimed_between_instances(open().1).await;
+    }
+
+    /// One file has one opener: the two clients are two handles on it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_claims_have_one_winner() {
-        conformance::concurrent_claims_have_one_winner(open().1).await;
+        let (_dir, store) = open();
+        let other: SharedStore = store.clone();
+        conformance::concurrent_claims_have_one_winner(store, other).await;
+    }
+
+    /// A pending record written before claims (no owner) counts as expired: taken over.
+    #[tokio::test]
+    async fn a_record_written_before_claims_is_taken_over() {
+        let (_dir, store) = open();
+        let old = br#"{"property":"p","thread":"t","client_id":"c","text":"hi","started":1,"sent":null}"#.to_vec();
+        store
+            .write(move |tx| {
+                tx.open_table(SENDS).map_err(err)?.insert(("t", "c"), old.as_slice()).map_err(err)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let me = conformance::owner("me", 2000);
+        let mut retry = store.send_record("t", "c").await.unwrap().expect("the old record reads");
+        assert_eq!(retry.owner, None);
+        retry.owner = Some(me.clone());
+        retry.text = "retry".into();
+        let Claim::TakenOver(r) = store.begin_send(retry, 1000).await.unwrap() else { panic!("taken over") };
+        assert_eq!((r.text.as_str(), r.owner), ("hi", Some(me)));
     }
 
     #[tokio::test]
@@ -359,8 +485,9 @@ mod tests {
             text: "hi".into(),
             started: 1,
             sent: None,
+            owner: Some(conformance::owner("me", 2000)),
         };
-        store.begin_send(r.clone()).await.unwrap();
+        assert_eq!(store.begin_send(r.clone(), 1000).await.unwrap(), Claim::New);
         assert!(EmbeddedStore::open(&path).is_err(), "a second opener is refused while the first holds the file");
         drop(store);
         let reopened = EmbeddedStore::open(&path).unwrap();
