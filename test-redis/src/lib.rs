@@ -121,29 +121,6 @@ impl RedisServer {
         }
     }
 
-    /// Makes the server unreachable without closing anything: `SIGSTOP` freezes the process, so
-    /// connections stay open and commands sent meanwhile get no answer (a network partition or a
-    /// stalled host, as clients see it) until [`RedisServer::resume`]. Nothing when not running.
-    pub fn pause(&mut self) {
-        self.signal("-STOP");
-    }
-
-    /// `SIGCONT`: the paused server answers again, the commands sent meanwhile first.
-    pub fn resume(&mut self) {
-        self.signal("-CONT");
-    }
-
-    /// The process id, while running.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    fn signal(&mut self, signal: &str) {
-        let Some(pid) = self.pid() else { return };
-        let status = Command::new("kill").arg(signal).arg(pid.to_string()).status().expect("runs kill(1)");
-        assert!(status.success(), "kill {signal} {pid} failed");
-    }
-
     /// Starts the server again on the same port and directory (stopping it gracefully first if it
     /// runs) and waits until it answers PING, which Redis does only once the append-only file is
     /// loaded (`-LOADING` before).
@@ -292,15 +269,15 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_server_does_not_answer_until_resumed() {
+    fn a_frozen_server_does_not_answer_until_thawed() {
         let mut redis = RedisServer::start();
         assert_eq!(command(redis.port(), &["SET", "k", "v"]), "+OK\r\n");
-        redis.pause();
+        redis.freeze();
         assert!(!ping(redis.port()), "no answer while stopped");
-        redis.resume();
+        redis.thaw();
         assert!(ping(redis.port()));
         assert_eq!(command(redis.port(), &["GET", "k"]), "$1\r\nv\r\n");
-        redis.pause();
+        redis.freeze();
         drop(redis); // SIGKILL ends a stopped process too
     }
 

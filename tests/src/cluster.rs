@@ -161,15 +161,15 @@ impl ClusterStack {
     }
 
     /// SIGSTOP to Redis: connections stay open, nothing is answered.
-    pub fn pause_redis(&mut self) {
+    pub fn freeze_redis(&mut self) {
         let redis = self.redis();
-        tokio::task::block_in_place(|| redis.pause());
+        tokio::task::block_in_place(|| redis.freeze());
     }
 
     /// SIGCONT to Redis.
-    pub fn resume_redis(&mut self) {
+    pub fn thaw_redis(&mut self) {
         let redis = self.redis();
-        tokio::task::block_in_place(|| redis.resume());
+        tokio::task::block_in_place(|| redis.thaw());
     }
 
     /// Redis's command counts since it started (`INFO commandstats`: calls per command), without

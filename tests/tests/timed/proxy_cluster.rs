@@ -125,9 +125,9 @@ async fn redis_unreachable_for_10_s_guests_are_told_to_retry_and_nothing_is_lost
         .collect();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let paused_at = Instant::now();
-    cs.pause_redis();
+    cs.freeze_redis();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    cs.resume_redis();
+    cs.thaw_redis();
     let resumed_at = Instant::now();
     // Staff answer every guest right as Redis is back.
     let sim = cs.sim();
