@@ -50,6 +50,9 @@ conversations_per_minute = 100000.0
 /// The share of one token's Mews budget the proxy may use: 80 % of 200 per 30 s.
 pub const BUDGET_PER_30S: usize = 160;
 
+/// The generous bound on a send's round trip and a staff reply's way to the guest, p95.
+pub const SLOW_MS: u128 = 5_000;
+
 /// How long one guest request may go unanswered before the guest gives up on it and retries (a
 /// browser has no such limit, but a guest notices a send spinning this long).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -158,6 +161,12 @@ impl ClusterStack {
         let redis = self.redis();
         tokio::task::block_in_place(|| redis.restart());
         t.elapsed()
+    }
+
+    /// SIGKILL to Redis (a crash: what `appendfsync always` wrote is all that survives).
+    pub fn kill_redis(&mut self) {
+        let redis = self.redis();
+        tokio::task::block_in_place(|| redis.kill());
     }
 
     /// SIGSTOP to Redis: connections stay open, nothing is answered.
@@ -280,7 +289,10 @@ impl ClusterGuest {
     /// Starts a conversation (no first message), the first attempt on instance `first % n`, a
     /// refused or unanswered attempt retried on the next with the same start key.
     pub async fn start(urls: Arc<Vec<String>>, origin: &str, name: &str, first: usize) -> (Self, u32) {
-        let http = reqwest::Client::new();
+        // Idle connections are dropped before the proxy's 10 s keep-alive limit closes them: with
+        // requests round-robin a guest reuses a connection to one instance only every few sends,
+        // and a reused connection the server just closed would read as "no answer".
+        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap();
         let turn = Arc::new(AtomicUsize::new(first));
         let body = Guest::start_body(&uuid::Uuid::new_v4().to_string(), name, None);
         let mut retries = 0;
@@ -333,6 +345,17 @@ impl ClusterGuest {
             session: self.session.clone(),
             http: self.http.clone(),
         }
+    }
+
+    /// One send attempt on instance `i`, as is (a test may abandon it or expect it to fail).
+    pub async fn send_once(&self, i: usize, client_id: &str, text: &str) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/v1/conversation/messages", self.urls[i]))
+            .header("origin", &self.origin)
+            .bearer_auth(&self.session)
+            .json(&NewMessage { client_id: client_id.into(), text: text.into() })
+            .send()
+            .await
     }
 
     /// Sends as the widget's outbox does, each attempt to the next instance: a `503` or `429`
@@ -639,7 +662,8 @@ pub struct ClusterLoadReport {
 /// the instances), each holds a stream (on the next instance) and sends its share of the combined
 /// rate (each send on the next instance), while staff answer each guest once. Panics when Mews
 /// answered 429, a 30 s window held more than [`BUDGET_PER_30S`] requests, a message is missing,
-/// doubled or out of order, or a staff reply did not reach its guest's screen within 30 s.
+/// doubled or out of order, a staff reply did not reach its guest's screen within 30 s, or the
+/// p95 of sends or of replies exceeds [`SLOW_MS`].
 pub async fn run_load(exe: &str, shape: ClusterLoad) -> ClusterLoadReport {
     let ClusterLoad { instances, clustered, guests: n, rate_per_sec, seconds } = shape;
     let what = if clustered { format!("{instances} instances on one Redis") } else { "one instance alone".into() };
@@ -805,6 +829,10 @@ pub async fn run_load(exe: &str, shape: ClusterLoad) -> ClusterLoadReport {
     assert_once_in_order(&cs.sim(), &threads, &sent).await;
     assert!(missing.is_empty(), "staff replies never shown to guests {missing:?}");
     assert_eq!(doubled, 0, "a reply came twice on a stream");
+    // Generous bounds on what a guest waits for (one instance alone: a send p95 of a few hundred
+    // ms, a reply p95 under 1 s, the latency runs assert 2 s).
+    assert!(report.send_p95 <= SLOW_MS, "send round trip p95 {} ms (at most {SLOW_MS} ms)", report.send_p95);
+    assert!(report.reply_p95 <= SLOW_MS, "staff reply p95 {} ms (at most {SLOW_MS} ms)", report.reply_p95);
     for w in watchers {
         w.abort();
     }

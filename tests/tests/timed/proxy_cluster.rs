@@ -226,6 +226,6 @@ async fn redis_commands_and_added_latency_per_guest_message_cluster_vs_one_insta
         c.send_p50 as i128 - a.send_p50 as i128,
         c.send_p95 as i128 - a.send_p95 as i128
     );
-    // Generous: a guest message must not cost Redis more than a few dozen commands.
-    assert!(c.redis_per_message_net <= 50.0, "{:.1} Redis commands per guest message", c.redis_per_message_net);
+    // Generous: only a runaway (a loop asking Redis without pause) fails it.
+    assert!(c.redis_per_message_net <= 200.0, "{:.1} Redis commands per guest message", c.redis_per_message_net);
 }
