@@ -14,7 +14,7 @@
 //!   streams (needs `LOBBY_RELEASE_BIN`, which `make bench` builds and sets).
 //!
 //! - cluster: 3 `lobby` processes on one Redis, 500 guests at a combined 100 messages/s for 60 s,
-//!   every request of a guest on the next instance; then the same run against one instance alone:
+//!   every request of a guest on the next instance, after the same run against one instance alone:
 //!   Mews requests per 30 s against 160, zero 429s, every message once and in order, every staff
 //!   reply shown (p95), Redis commands per guest message and the latency cluster mode adds.
 //!
@@ -118,9 +118,12 @@ async fn main() {
             let exe = cluster::lobby_exe();
             let shape =
                 |instances, clustered| ClusterLoad { instances, clustered, guests: 500, rate_per_sec: 100, seconds: 60 };
-            let c = cluster::run_load(&exe, shape(3, true)).await;
-            println!("-- the same run against one instance alone, for the added latency --");
+            // The reference first, so that its figures are printed even when the cluster's
+            // assertions fail.
+            println!("-- one instance alone, the reference for the added latency --");
             let a = cluster::run_load(&exe, shape(1, false)).await;
+            println!("-- 3 instances on one Redis --");
+            let c = cluster::run_load(&exe, shape(3, true)).await;
             println!(
                 "cluster: {} messages; most Mews requests in 30 s {} of {} (alone: {}); staff reply p95 {} ms (alone {} ms); \
                  send round trip p50/p95 {}/{} ms (alone {}/{} ms: {:+}/{:+} ms); Redis commands per guest message {:.1} \
