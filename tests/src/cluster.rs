@@ -149,6 +149,11 @@ impl ClusterStack {
         .await
     }
 
+    /// `redis://127.0.0.1:PORT/` (cluster mode).
+    pub fn redis_url(&self) -> Option<String> {
+        self.redis.as_ref().map(RedisServer::url)
+    }
+
     /// The Redis server (cluster mode).
     pub fn redis(&mut self) -> &mut RedisServer {
         self.redis.as_mut().expect("cluster mode")

@@ -229,3 +229,60 @@ async fn redis_commands_and_added_latency_per_guest_message_cluster_vs_one_insta
     // Generous: only a runaway (a loop asking Redis without pause) fails it.
     assert!(c.redis_per_message_net <= 200.0, "{:.1} Redis commands per guest message", c.redis_per_message_net);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_burst_of_sends_every_one_is_acknowledged_and_the_budget_frees_again() {
+    // 100 guests send 3 messages each, all at once, each send round-robin; some wait for the
+    // budget and are answered 503 busy (retried as the widget does).
+    let cs = ClusterStack::start(EXE, 3).await;
+    let (guests, _) = cs.start_guests(100, "Burst guest").await;
+    let threads = cs.threads_of(&guests).await;
+    let attempts = Attempts::default();
+    let t0 = Instant::now();
+    let sends: Vec<_> = guests
+        .iter()
+        .map(|g| {
+            let (g, attempts) = (g.clone(), attempts.clone());
+            tokio::spawn(async move {
+                let mut failed = 0;
+                for k in 0..3 {
+                    let (id, text) = (format!("b-{k}"), format!("burst {k}"));
+                    if g.send(&id, &text, &attempts, Duration::from_secs(30)).await.is_err() {
+                        failed += 1;
+                    }
+                }
+                failed
+            })
+        })
+        .collect();
+    let mut unacknowledged = 0;
+    for s in sends {
+        unacknowledged += s.await.unwrap();
+    }
+    let took = t0.elapsed();
+    // Then nothing: no guest traffic, no stream. Once a window has passed, nothing is in use.
+    let idle_from = jiff::Timestamp::now().as_second();
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    let mut used = Vec::new();
+    for i in 0..3 {
+        let m = cs.metrics(i).await.expect("metrics");
+        used.push(lobby_e2e::load::metric(&m, "lobby_upstream_budget_used"));
+    }
+    let requests = cluster::proxy_requests(&cs.sim()).await;
+    let since = requests.iter().filter(|r| r.0 > idle_from).count();
+    println!(
+        "300 sends from 100 guests at once: {} not acknowledged within 30 s of retrying, the rest after {:.1} s; attempts: {:?}",
+        unacknowledged,
+        took.as_secs_f64(),
+        tally(&attempts.lock().unwrap(), None, None)
+    );
+    println!(
+        "35 s later, no guest traffic since: lobby_upstream_budget_used per instance {used:?} (Mews got {since} requests \
+         in those 35 s)"
+    );
+    assert_eq!(unacknowledged, 0, "sends a guest kept retrying for 30 s were never acknowledged");
+    assert!(used.iter().all(|u| *u == 0.0), "budget slots still held with nothing in flight: {used:?}");
+    let sent: Vec<Vec<String>> = guests.iter().map(|_| (0..3).map(|k| format!("burst {k}")).collect()).collect();
+    assert_once_in_order(&cs.sim(), &threads, &sent).await;
+    cs.stop().await;
+}
