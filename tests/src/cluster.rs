@@ -667,8 +667,8 @@ pub struct ClusterLoadReport {
 /// the instances), each holds a stream (on the next instance) and sends its share of the combined
 /// rate (each send on the next instance), while staff answer each guest once. Panics when Mews
 /// answered 429, a 30 s window held more than [`BUDGET_PER_30S`] requests, a message is missing,
-/// doubled or out of order, a staff reply did not reach its guest's screen within 30 s, or the
-/// p95 of sends or of replies exceeds [`SLOW_MS`].
+/// doubled or out of order, or a staff reply did not reach its guest's screen within 30 s (the
+/// callers bound the waits: [`ClusterLoadReport::assert_guests_wait_little`]).
 pub async fn run_load(exe: &str, shape: ClusterLoad) -> ClusterLoadReport {
     let ClusterLoad { instances, clustered, guests: n, rate_per_sec, seconds } = shape;
     let what = if clustered { format!("{instances} instances on one Redis") } else { "one instance alone".into() };
@@ -834,15 +834,21 @@ pub async fn run_load(exe: &str, shape: ClusterLoad) -> ClusterLoadReport {
     assert_once_in_order(&cs.sim(), &threads, &sent).await;
     assert!(missing.is_empty(), "staff replies never shown to guests {missing:?}");
     assert_eq!(doubled, 0, "a reply came twice on a stream");
-    // Generous bounds on what a guest waits for (one instance alone: a send p95 of a few hundred
-    // ms, a reply p95 under 1 s, the latency runs assert 2 s).
-    assert!(report.send_p95 <= SLOW_MS, "send round trip p95 {} ms (at most {SLOW_MS} ms)", report.send_p95);
-    assert!(report.reply_p95 <= SLOW_MS, "staff reply p95 {} ms (at most {SLOW_MS} ms)", report.reply_p95);
     for w in watchers {
         w.abort();
     }
     cs.stop().await;
     report
+}
+
+impl ClusterLoadReport {
+    /// Generous bounds on what a guest waits for, p95 of sends and of staff replies within
+    /// [`SLOW_MS`] (one instance alone: a send p95 of a few hundred ms, a reply p95 about 1 s;
+    /// the latency runs assert 2 s). The callers assert it after printing what they compare.
+    pub fn assert_guests_wait_little(&self) {
+        assert!(self.send_p95 <= SLOW_MS, "send round trip p95 {} ms (at most {SLOW_MS} ms)", self.send_p95);
+        assert!(self.reply_p95 <= SLOW_MS, "staff reply p95 {} ms (at most {SLOW_MS} ms)", self.reply_p95);
+    }
 }
 
 /// The `lobby` program for runs outside `cargo test` (the bench): `LOBBY_RELEASE_BIN` when set,

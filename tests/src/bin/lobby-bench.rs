@@ -144,6 +144,8 @@ async fn main() {
                 c.redis_per_message_net,
                 c.redis_idle_per_sec
             );
+            a.assert_guests_wait_little();
+            c.assert_guests_wait_little();
         })
         .await;
     }

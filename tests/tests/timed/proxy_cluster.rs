@@ -34,6 +34,7 @@ async fn three_instances_a_hundred_guests_round_robin_stay_inside_one_budget() {
         r.reply_p95,
         r.send_p95
     );
+    r.assert_guests_wait_little();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,6 +229,8 @@ async fn redis_commands_and_added_latency_per_guest_message_cluster_vs_one_insta
     );
     // Generous: only a runaway (a loop asking Redis without pause) fails it.
     assert!(c.redis_per_message_net <= 200.0, "{:.1} Redis commands per guest message", c.redis_per_message_net);
+    a.assert_guests_wait_little();
+    c.assert_guests_wait_little();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
