@@ -2,7 +2,7 @@
 #   make demo   set up what is missing, build the widget, run simulator + proxy + demo page
 #   make test   set up what is missing, run every check and test (browser tests included)
 # and, for the long runs the README quotes:
-#   make bench  the long runs: cost matrix, 5-minute load, restart, reply latencies, idle streams
+#   make bench  the long runs: cost matrix, 5-minute load, restart, reply latencies, idle streams, cluster
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c

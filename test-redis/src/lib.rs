@@ -280,6 +280,19 @@ mod tests {
     }
 
     #[test]
+    fn a_frozen_server_does_not_answer_until_thawed() {
+        let mut redis = RedisServer::start();
+        assert_eq!(command(redis.port(), &["SET", "k", "v"]), "+OK\r\n");
+        redis.freeze();
+        assert!(!ping(redis.port()), "no answer while stopped");
+        redis.thaw();
+        assert!(ping(redis.port()));
+        assert_eq!(command(redis.port(), &["GET", "k"]), "$1\r\nv\r\n");
+        redis.freeze();
+        drop(redis); // SIGKILL ends a stopped process too
+    }
+
+    #[test]
     fn servers_do_not_share_ports_or_data() {
         let (a, b) = (RedisServer::start(), RedisServer::start());
         assert_ne!(a.port(), b.port());

@@ -219,7 +219,7 @@ impl Guest {
 }
 
 /// Percent-encodes a query value (all but unreserved characters).
-fn encode(v: &str) -> String {
+pub fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
@@ -229,7 +229,7 @@ fn encode(v: &str) -> String {
 }
 
 /// The pause a `503` or `429` answer asks for (`Retry-After` seconds, 1 s if absent).
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+pub fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     if resp.status() != 503 && resp.status() != 429 {
         return None;
     }
@@ -244,6 +244,11 @@ pub struct SseStream {
 }
 
 impl SseStream {
+    /// Reads the events of an SSE response the caller opened (and checked) itself.
+    pub fn new(resp: reqwest::Response) -> Self {
+        Self { resp, buf: String::new() }
+    }
+
     /// The next event (comments and keep-alives skipped), or `None` on timeout or end of stream.
     pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + timeout;

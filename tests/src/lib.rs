@@ -7,6 +7,7 @@
 //! so CORS, the loader's cross-origin module import and the Shadow DOM are exercised for real.
 
 pub mod browser;
+pub mod cluster;
 pub mod cost;
 pub mod front;
 pub mod guest;

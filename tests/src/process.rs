@@ -30,6 +30,19 @@ impl LobbyProcess {
     /// Like [`LobbyProcess::start`], with more TOML appended to the configuration (tables such
     /// as `[server]` or `[guest_limits]`).
     pub async fn start_with(exe: &str, stack: &Stack, store: &Path, extra_toml: &str) -> Self {
+        Self::start_configured(exe, stack, store, "", extra_toml).await
+    }
+
+    /// Like [`LobbyProcess::start_with`], with top-level keys as well (`redis_url = "…"`,
+    /// `redis_prefix`, `budget_share`): `top_level_toml` goes before the first table, where TOML
+    /// reads keys as the file's own; `tables_toml` (`[guest_limits]`, `[server]`) at the end.
+    pub async fn start_configured(
+        exe: &str,
+        stack: &Stack,
+        store: &Path,
+        top_level_toml: &str,
+        tables_toml: &str,
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = store.with_extension("toml");
         let toml = format!(
@@ -37,6 +50,7 @@ impl LobbyProcess {
 listen = "127.0.0.1:{port}"
 store_path = "{store}"
 upstream_timeout_secs = 10
+{top_level_toml}
 [properties.{PROPERTY}]
 name = "Grand Hotel Vltava"
 mews_url = "{sim}"
@@ -44,7 +58,7 @@ client_token = {{ env = "LOBBY_TEST_CLIENT_TOKEN" }}
 access_token = {{ env = "LOBBY_TEST_ACCESS_TOKEN" }}
 enterprise_id = "{enterprise}"
 allowed_origins = ["{origin}"]
-{extra_toml}
+{tables_toml}
 "#,
             store = store.display(),
             sim = stack.sim_url,
@@ -79,6 +93,11 @@ allowed_origins = ["{origin}"]
     /// The process id (to read its memory from `/proc`).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The port it listens on (kept across [`LobbyProcess::kill_and_restart`]).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// SIGKILL: no shutdown, no flush, no goodbye.

@@ -5,6 +5,7 @@
 //! Run one file's tests with a filter: `cargo test -p lobby-e2e --test e2e widget_tabs::`.
 
 mod booking_api;
+mod cluster;
 mod exactly_once;
 mod guest_chat;
 mod proxy_edge;
@@ -29,6 +30,7 @@ mod widget_tabs;
 /// loader's main-thread blocking). `make test` runs them after the others, one at a time
 /// (`-- timed:: --test-threads=1`), so no other test shares the machine's two cores with them.
 mod timed {
+    mod proxy_cluster;
     mod proxy_cost;
     mod proxy_edge_idle;
     mod proxy_flood;

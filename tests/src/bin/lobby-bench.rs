@@ -13,20 +13,26 @@
 //! - idle streams: resident memory of the release `lobby` per idle SSE stream at 10k and 50k
 //!   streams (needs `LOBBY_RELEASE_BIN`, which `make bench` builds and sets).
 //!
-//! `lobby-bench cost|load|restart|latency|quiet|idle` runs one of them (`latency` both latency
+//! - cluster: 3 `lobby` processes on one Redis, 500 guests at a combined 100 messages/s for 60 s,
+//!   every request of a guest on the next instance, after the same run against one instance alone:
+//!   Mews requests per 30 s against 160, zero 429s, every message once and in order, every staff
+//!   reply shown (p95), Redis commands per guest message and the latency cluster mode adds.
+//!
+//! `lobby-bench cost|load|restart|latency|quiet|idle|cluster` runs one of them (`latency` both latency
 //! runs); no argument runs all. A failed run is reported and the others still run; the exit status
 //! is 1 if any failed.
 
 use std::time::Duration;
 
 use lobby_e2e::{
+    cluster::{self, ClusterLoad},
     cost::{self, Cost},
     latency::{self, Latency, Quiet},
     load::{self, Load},
     restart::{self, Restart},
 };
 
-const RUNS: [&str; 6] = ["cost", "load", "restart", "latency", "quiet", "idle"];
+const RUNS: [&str; 7] = ["cost", "load", "restart", "latency", "quiet", "idle", "cluster"];
 
 /// Runs one bench on its own task: a failed assertion is reported and the next bench still runs.
 async fn bench<F: Future<Output = ()> + Send + 'static>(title: &str, failed: &mut Vec<String>, f: F) {
@@ -103,6 +109,43 @@ async fn main() {
                 Err(_) => vec![10_000, 50_000],
             };
             lobby_e2e::idle::run(std::path::Path::new(&exe), &steps).await;
+        })
+        .await;
+    }
+    if runs("cluster") {
+        let title = "cluster: 3 instances on one Redis, 500 guests, 100 messages/s for 60 s, requests round-robin";
+        bench(title, &mut failed, async {
+            let exe = cluster::lobby_exe();
+            let shape =
+                |instances, clustered| ClusterLoad { instances, clustered, guests: 500, rate_per_sec: 100, seconds: 60 };
+            // The reference first, so that its figures are printed even when the cluster's
+            // assertions fail.
+            println!("-- one instance alone, the reference for the added latency --");
+            let a = cluster::run_load(&exe, shape(1, false)).await;
+            println!("-- 3 instances on one Redis --");
+            let c = cluster::run_load(&exe, shape(3, true)).await;
+            println!(
+                "cluster: {} messages; most Mews requests in 30 s {} of {} (alone: {}); staff reply p95 {} ms (alone {} ms); \
+                 send round trip p50/p95 {}/{} ms (alone {}/{} ms: {:+}/{:+} ms); Redis commands per guest message {:.1} \
+                 ({:.1} net of the idle {:.1}/s)",
+                c.messages,
+                c.windows.max_sliding,
+                cluster::BUDGET_PER_30S,
+                a.windows.max_sliding,
+                c.reply_p95,
+                a.reply_p95,
+                c.send_p50,
+                c.send_p95,
+                a.send_p50,
+                a.send_p95,
+                c.send_p50 as i128 - a.send_p50 as i128,
+                c.send_p95 as i128 - a.send_p95 as i128,
+                c.redis_per_message,
+                c.redis_per_message_net,
+                c.redis_idle_per_sec
+            );
+            a.assert_guests_wait_little();
+            c.assert_guests_wait_little();
         })
         .await;
     }
