@@ -26,6 +26,7 @@ const TAKE: &str = r#"
 -- KEYS: 1 writes zset, 2 reads zset, 3 block key, 4 waiting-writers zset
 -- ARGV: 1 now, 2 window, 3 lane (w|r), 4 capacity, 5 read capacity, 6 read floor,
 --       7 member, 8 in-flight horizon, 9 instance, 10 this instance has writes waiting (0|1)
+-- Returns {granted 0|1, wait ms, slots writes may still take, instances with writes waiting}
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local lane = ARGV[3]
@@ -41,9 +42,12 @@ if ARGV[10] == '1' then
 else
   redis.call('ZREM', KEYS[4], ARGV[9])
 end
+local writers = redis.call('ZCARD', KEYS[4])
 local writes = redis.call('ZCARD', KEYS[1])
 local reads = redis.call('ZCARD', KEYS[2])
 local total = writes + reads
+-- What writes may still take: the budget less the part of the reads' floor reads have not used.
+local write_free = math.max(0, capacity - math.max(0, floor - reads) - total)
 local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
 local function wait_hint()
   local oldest = nil
@@ -58,30 +62,30 @@ local function wait_hint()
   return math.max(1, math.min(oldest + window - now, window))
 end
 if blocked > now then
-  return {0, blocked - now, capacity - total}
+  return {0, blocked - now, write_free, writers}
 end
 local grant = false
 if lane == 'w' then
   local limit = capacity - math.max(0, floor - reads)
   grant = total < limit
 else
-  local others_writing = redis.call('ZCARD', KEYS[4]) > 0
+  local others_writing = writers > 0
   if reads < floor and total < capacity then
     grant = true
   elseif others_writing then
-    return {0, 100, capacity - total}
+    return {0, 100, write_free, writers}
   else
     grant = total < read_capacity
   end
 end
 if not grant then
-  return {0, wait_hint(), capacity - total}
+  return {0, wait_hint(), write_free, writers}
 end
 local key = KEYS[1]
 if lane == 'r' then key = KEYS[2] end
 redis.call('ZADD', key, tonumber(ARGV[8]), ARGV[7])
 redis.call('PEXPIRE', key, tonumber(ARGV[8]) - now + window + 1000)
-return {1, 0, capacity - total - 1}
+return {1, 0, math.max(0, write_free - 1), writers}
 "#;
 
 const COMPLETE: &str = r#"
@@ -112,10 +116,11 @@ pub enum Lane {
 /// The answer to "may this instance send one more request now?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Take {
-    /// Granted: the slot's member name (to mark it complete) and the slots left in the window.
-    Granted { member: String, free: usize },
+    /// Granted: the slot's member name (to mark it complete), the slots writes may still take in
+    /// the window and how many instances have writes waiting (they share those).
+    Granted { member: String, free: usize, writers: usize },
     /// Not now: ask again in about this many milliseconds.
-    Wait { ms: u64, free: usize },
+    Wait { ms: u64, free: usize, writers: usize },
 }
 
 /// The budget of one token in Redis; cheap to clone.
@@ -174,7 +179,7 @@ impl SharedBudget {
     pub async fn take(&self, lane: Lane, writes_waiting: bool, now_ms: i64) -> redis::RedisResult<Take> {
         let member = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
         let lane_arg = if lane == Lane::Write { "w" } else { "r" };
-        let (granted, wait, free): (i64, i64, i64) = scripts()
+        let (granted, wait, free, writers): (i64, i64, i64, i64) = scripts()
             .0
             .key(&self.writes)
             .key(&self.reads)
@@ -192,8 +197,12 @@ impl SharedBudget {
             .arg(if writes_waiting { 1 } else { 0 })
             .invoke_async(&mut self.redis.clone())
             .await?;
-        let free = free.max(0) as usize;
-        Ok(if granted == 1 { Take::Granted { member, free } } else { Take::Wait { ms: wait.max(1) as u64, free } })
+        let (free, writers) = (free.max(0) as usize, writers.max(0) as usize);
+        Ok(if granted == 1 {
+            Take::Granted { member, free, writers }
+        } else {
+            Take::Wait { ms: wait.max(1) as u64, free, writers }
+        })
     }
 
     /// The request of slot `member` got its answer at `now_ms`: the slot frees one window later.

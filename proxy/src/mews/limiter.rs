@@ -254,8 +254,10 @@ impl Limiter {
                     let slot = LocalSlot { limiter: self, id };
                     let writes_waiting = self.writers_waiting.load(Ordering::Acquire) > 0;
                     let answer = budget.take(lane, writes_waiting, crate::cluster::now_ms()).await;
-                    if let Ok(Take::Granted { free, .. } | Take::Wait { free, .. }) = &answer {
-                        self.shared_free.store(*free, Ordering::Relaxed);
+                    if let Ok(Take::Granted { free, writers, .. } | Take::Wait { free, writers, .. }) = &answer {
+                        // Instances with writes waiting share what is left: each paces its
+                        // batches by its share (`free`), or they would spend it together.
+                        self.shared_free.store(*free / (*writers).max(1), Ordering::Relaxed);
                     }
                     match answer {
                         Ok(Take::Granted { member, .. }) => {
@@ -290,8 +292,9 @@ impl Limiter {
 
     /// Takes back a slot the cluster's budget refused.
     fn unslot(&self, id: u64) {
+        // No wake-up for the other waiters: they look again on their own (at most
+        // `SHARED_RECHECK_MS` later); waking them here made two lanes wake each other without end.
         self.state().slots.retain(|(i, _, _)| *i != id);
-        self.completed.notify_waiters();
     }
 
     /// Like [`Limiter::acquire`], but gives up at `deadline` (`None`: the caller should answer
@@ -345,9 +348,23 @@ impl Limiter {
         self.state().backoff = MIN_BACKOFF;
     }
 
-    /// Slots the write lane could take now (in cluster mode, as the cluster's budget last said).
+    /// Slots the write lane could take now (in cluster mode, this instance's share of what the
+    /// cluster's budget last said was left).
     pub fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.used()).min(self.shared_free.load(Ordering::Relaxed))
+        let (used, reads) = {
+            let st = self.state();
+            let now = Instant::now();
+            let live: Vec<Lane> = st
+                .slots
+                .iter()
+                .filter(|(_, at, _)| at.is_none_or(|t| now.duration_since(t) < self.window))
+                .map(|(_, _, l)| *l)
+                .collect();
+            (live.len(), live.iter().filter(|l| **l == Lane::Read).count())
+        };
+        // What writes may fill: the budget less the part of the reads' floor reads have not used.
+        let limit = self.capacity - self.read_floor.saturating_sub(reads);
+        limit.saturating_sub(used).min(self.shared_free.load(Ordering::Relaxed))
     }
 
     /// The length of the sliding window.
