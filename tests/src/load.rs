@@ -89,27 +89,33 @@ pub async fn run(load: Load) -> LoadReport {
     }
     let before = metrics().await;
 
-    // The combined rate, round-robin over the guests.
+    // The combined rate, round-robin over the guests. Each guest sends as the widget's outbox
+    // does: one message at a time, in order (the next when the previous is confirmed, or at its
+    // due time if that is later), so the order in Mews is the guest's, whatever a request meets.
     let sent = Arc::new(AtomicU64::new(0));
     let send_retries = Arc::new(AtomicU64::new(0));
+    let last_offer_ms = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
+    let per_guest = rate_per_sec * seconds / n_guests;
     let mut tasks = Vec::new();
-    for i in 0..rate_per_sec * seconds {
-        let due = start + Duration::from_secs_f64(i as f64 / rate_per_sec as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let guest = guests[i % n_guests].clone();
-        let n = i / n_guests;
-        let (sent, send_retries) = (sent.clone(), send_retries.clone());
+    for (g, guest) in guests.iter().enumerate() {
+        let guest = guest.clone();
+        let (sent, send_retries, last_offer_ms) = (sent.clone(), send_retries.clone(), last_offer_ms.clone());
         tasks.push(tokio::spawn(async move {
-            let retries = guest.send_retrying(&format!("m{n}"), &format!("message {n}")).await;
-            send_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
-            sent.fetch_add(1, Ordering::Relaxed);
+            for n in 0..per_guest {
+                let due = start + Duration::from_secs_f64((n * n_guests + g) as f64 / rate_per_sec as f64);
+                tokio::time::sleep_until(due.into()).await;
+                last_offer_ms.fetch_max(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let retries = guest.send_retrying(&format!("m{n}"), &format!("message {n}")).await;
+                send_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
         }));
     }
-    let offered_in = start.elapsed();
     for t in tasks {
         t.await.unwrap();
     }
+    let offered_in = Duration::from_millis(last_offer_ms.load(Ordering::Relaxed));
     let drained_in = start.elapsed();
     let after = metrics().await;
     drop(streams);
