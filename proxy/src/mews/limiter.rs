@@ -55,6 +55,11 @@ pub struct Limiter {
     read_turn: tokio::sync::Mutex<()>,
     /// Writes waiting for a slot; reads yield to them.
     writers_waiting: AtomicUsize,
+    /// Cluster mode: writes the cluster's budget refused and that still wait. Only these make
+    /// the other instances' reads yield (every write asks while it is in `acquire`; counting
+    /// those made reads beyond the floor yield all the time under steady traffic, and the polls
+    /// that bring staff replies fell behind).
+    refused_writes: AtomicUsize,
     /// Short critical sections only; never held across an await.
     state: std::sync::Mutex<State>,
     /// Signalled when an in-flight request completes (its slot gets an expiry).
@@ -121,6 +126,22 @@ impl Drop for LocalSlot<'_> {
     }
 }
 
+/// A write the cluster refused, counted in `refused_writes` while it waits.
+struct RefusedWrite<'a>(&'a Limiter);
+
+impl<'a> RefusedWrite<'a> {
+    fn new(limiter: &'a Limiter) -> Self {
+        limiter.refused_writes.fetch_add(1, Ordering::AcqRel);
+        Self(limiter)
+    }
+}
+
+impl Drop for RefusedWrite<'_> {
+    fn drop(&mut self) {
+        self.0.refused_writes.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Counts a waiting write for as long as it exists; reads are woken when the last one is served.
 struct WriterWaiting<'a>(&'a Limiter);
 
@@ -160,6 +181,7 @@ impl Limiter {
             write_turn: tokio::sync::Mutex::new(()),
             read_turn: tokio::sync::Mutex::new(()),
             writers_waiting: AtomicUsize::new(0),
+            refused_writes: AtomicUsize::new(0),
             state: std::sync::Mutex::new(State {
                 slots: Vec::new(),
                 next_id: 0,
@@ -197,6 +219,8 @@ impl Limiter {
     /// answer is in.
     pub async fn acquire(&self, lane: Lane) -> Permit<'_> {
         let _waiting = (lane == Lane::Write).then(|| WriterWaiting::new(self));
+        // Set once the cluster refused this write; counted in `refused_writes` until it ends.
+        let mut refused: Option<RefusedWrite<'_>> = None;
         let _turn = match lane {
             Lane::Write => self.write_turn.lock().await,
             Lane::Read => self.read_turn.lock().await,
@@ -252,7 +276,7 @@ impl Limiter {
                     // wait is abandoned while Redis answers (a guest's deadline): a slot left
                     // "in flight" here would never expire.
                     let slot = LocalSlot { limiter: self, id };
-                    let writes_waiting = self.writers_waiting.load(Ordering::Acquire) > 0;
+                    let writes_waiting = self.refused_writes.load(Ordering::Acquire) > 0;
                     let answer = budget.take(lane, writes_waiting, crate::cluster::now_ms()).await;
                     if let Ok(Take::Granted { free, writers, .. } | Take::Wait { free, writers, .. }) = &answer {
                         // Instances with writes waiting share what is left: each paces its
@@ -266,6 +290,9 @@ impl Limiter {
                         }
                         Ok(Take::Wait { ms, .. }) => {
                             drop(slot);
+                            if lane == Lane::Write && refused.is_none() {
+                                refused = Some(RefusedWrite::new(self));
+                            }
                             // Other instances' slots free without telling us: look again soon.
                             Some(Instant::now() + Duration::from_millis(ms.min(SHARED_RECHECK_MS)))
                         }
