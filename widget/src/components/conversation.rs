@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::booking::{At, slot};
 use crate::components::{composer::composer, message_list::message_list, resolved::resolved_banner};
 use crate::i18n::Key;
 use crate::state::{Chat, Link};
@@ -22,6 +23,7 @@ pub fn conversation(chat: Chat) -> impl IntoView {
         {move || notice().map(|t| view! {
             <p class="lobby-notice" role="status" data-testid="lobby-connection">{t}</p>
         })}
+        {slot(chat, At::Bar)}
         {message_list(chat)}
         {move || if chat.resolved.get() {
             view! { {resolved_banner(chat)} }.into_any()

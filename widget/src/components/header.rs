@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::booking::{At, slot};
 use crate::components::icons::{Icon, svg};
 use crate::i18n::Key;
 use crate::state::Chat;
@@ -30,6 +31,7 @@ pub fn header(chat: Chat) -> impl IntoView {
                 <h2 class="lobby-name">{move || chat.hotel()}</h2>
                 <p class="lobby-sub" class:lobby-away=away data-testid="lobby-availability">{status}</p>
             </div>
+            {slot(chat, At::Header)}
             <button
                 type="button"
                 class="lobby-icon"

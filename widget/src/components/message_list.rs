@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 
 use crate::components::message::message;
 use crate::i18n::Key;
-use crate::state::Chat;
+use crate::state::{Chat, effect};
 
 /// The list.
 pub fn message_list(chat: Chat) -> impl IntoView {
@@ -15,7 +15,7 @@ pub fn message_list(chat: Chat) -> impl IntoView {
     // Unkeyed and by hand: every change of the messages, the language, the hotel's name or the
     // connection renders the bubbles again (cheap at a page of 50; a keyed `<For>` of `view!`
     // bubbles cost ≈ 6 KB brotli of wasm, widget/README.md "Size").
-    Effect::new(move |_| {
+    effect(move || {
         let (lang, link, hotel) = (chat.lang.get(), chat.link.get(), chat.hotel());
         chat.messages.with(|msgs| {
             if let Some(ol) = list.get() {

@@ -9,7 +9,7 @@ use web_sys::{HtmlElement, KeyboardEvent};
 
 use crate::components::{conversation::conversation, header::header, start_form::start_form};
 use crate::i18n::Key;
-use crate::state::{Chat, Phase};
+use crate::state::{Chat, Phase, effect};
 
 const FOCUSABLE: &str = "button:not([disabled]),input,textarea,[tabindex='0']";
 
@@ -20,7 +20,7 @@ fn focusables(panel: &HtmlElement) -> Vec<HtmlElement> {
     (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok()).collect()
 }
 
-fn active(panel: &HtmlElement) -> Option<web_sys::Element> {
+pub fn active(panel: &HtmlElement) -> Option<web_sys::Element> {
     panel
         .get_root_node()
         .dyn_into::<web_sys::ShadowRoot>()
@@ -58,7 +58,7 @@ fn trap(ev: &KeyboardEvent, panel: &HtmlElement) {
 /// The panel (`data-testid="lobby-panel"`).
 pub fn panel(chat: Chat) -> impl IntoView {
     let panel = NodeRef::<html::Div>::new();
-    Effect::new(move |_| {
+    effect(move || {
         chat.phase.track();
         if chat.open.get()
             && let Some(p) = panel.get()

@@ -9,6 +9,7 @@ use lobby_protocol::limits;
 use web_sys::SubmitEvent;
 
 use crate::api::StartForm as Form;
+use crate::components::booking::{At, slot};
 use crate::components::panel::contact;
 use crate::i18n::{Key, num};
 use crate::state::{Chat, client_id, start_key};
@@ -108,6 +109,7 @@ pub fn start_form(chat: Chat) -> impl IntoView {
         <form class="lobby-body lobby-start" novalidate on:submit=submit>
             <p class="lobby-greeting" data-testid="lobby-greeting">{greeting}</p>
             {away}
+            {slot(chat, At::Start)}
             {field(chat, Key::Name, "lobby-name", chat.name, limits::MAX_NAME_CHARS, "name", checked, Some(Key::NeedName))}
             {field(chat, Key::Topic, "lobby-topic", topic, limits::MAX_TOPIC_CHARS, "off", checked, Some(Key::NeedTopic))}
             {field(chat, Key::Reference, "lobby-email", chat.reference, limits::MAX_REF_CHARS, "email", checked, None)}
