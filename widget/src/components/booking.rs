@@ -113,11 +113,8 @@ fn restore() -> Option<[String; 4]> {
 pub fn slot(chat: Chat, at: At) -> impl IntoView {
     let node = NodeRef::<html::Div>::new();
     effect(move || {
-        chat.step.track();
-        let lang = chat.lang.get();
-        let (phase, resolved) = (chat.phase.get(), chat.resolved.get());
         if let Some(div) = node.get() {
-            render(chat, &div, at, lang, phase == Phase::Chat && !resolved);
+            fill(chat, div.into(), at);
         }
     });
     let class = match at {
@@ -126,6 +123,16 @@ pub fn slot(chat: Chat, at: At) -> impl IntoView {
         At::Header => "lobby-booking-head",
     };
     view! { <div class=class node_ref=node></div> }
+}
+
+/// Renders the step into `div` now and whenever it, the language or the phase changes.
+pub fn fill(chat: Chat, div: HtmlElement, at: At) {
+    effect(move || {
+        chat.step.track();
+        let lang = chat.lang.get();
+        let (phase, resolved) = (chat.phase.get(), chat.resolved.get());
+        render(chat, &div, at, lang, phase == Phase::Chat && !resolved);
+    });
 }
 
 fn attrs(e: &Element, list: &[(&str, &str)]) {
