@@ -8,13 +8,13 @@ use std::{io::Write, process::Command, time::Duration};
 
 use lobby_e2e::{Ports, Stack, browser::Browser};
 
-/// The widget's budget on open: wasm + js + css, brotli (issue 14: 80 KB). Not met yet (95.4 KB
+/// The widget's budget on open: wasm + js + css, brotli (issue 14: 80 KB). Not met yet (88.8 KB
 /// with "Find my booking", widget/README.md "Budgets"): printed with its gap, while the assertion
 /// guards against growth beyond [`WIDGET_CEILING`].
 const WIDGET_BUDGET: usize = 80_000;
 /// What the widget measured when the budget test last changed, plus 1 KB: a change that makes the
 /// widget bigger than that fails here and has to say why (and move this line).
-const WIDGET_CEILING: usize = 96_400;
+const WIDGET_CEILING: usize = 89_800;
 
 /// Size of `bytes` compressed with brotli -q 11 (the `brotli` tool `make test` installs).
 fn brotli_len(bytes: &[u8]) -> usize {
