@@ -6,7 +6,6 @@
 //! one listener takes the form's input, keys and submit.
 
 use js_sys::Reflect;
-use leptos::html;
 use leptos::prelude::*;
 use lobby_protocol::limits;
 use wasm_bindgen::JsCast;
@@ -22,16 +21,14 @@ fn set(e: &Element, k: &str, v: &str) {
     let _ = e.set_attribute(k, v);
 }
 
-/// The composer.
-pub fn composer(chat: Chat) -> impl IntoView {
-    let node = NodeRef::<html::Div>::new();
+/// The composer, appended to `parent` (a placeholder of its own: `paint` reads its children).
+pub fn composer(chat: Chat, parent: &Element) -> Option<()> {
+    let doc = parent.owner_document()?;
+    let div: HtmlElement = el(&doc, parent, "div", "lobby-composer-box", "")?.unchecked_into();
     effect(move || {
-        let lang = chat.lang.get();
-        if let Some(div) = node.get() {
-            paint(chat, &div, lang);
-        }
+        paint(chat, &div, chat.lang.get());
     });
-    view! { <div class="lobby-composer-box" node_ref=node></div> }
+    Some(())
 }
 
 fn paint(chat: Chat, div: &HtmlElement, lang: Lang) -> Option<()> {
