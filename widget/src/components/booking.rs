@@ -7,7 +7,7 @@
 //!
 //! The step is a labelled group, not a nested form: Enter in its fields runs it without submitting
 //! the start form around it. Built with the DOM directly, like the message bubbles: one
-//! placeholder per place ([`slot`]: the start form, the conversation's bar, the header), rendered
+//! placeholder per place ([`fill`]: the start form, the conversation's bar, the header), rendered
 //! again by hand whenever the step's state ([`Chat::step`] counts its changes), the language or
 //! the phase change, with one listener for all its events and the focused control kept. The
 //! step's state is plain data here ([`STEP`]); its strings are the `booking_*` keys of every
@@ -15,7 +15,6 @@
 
 use std::cell::{Cell, RefCell};
 
-use leptos::html;
 use leptos::prelude::*;
 use lobby_protocol::keys::booking_answer as ba;
 use wasm_bindgen::JsCast;
@@ -29,7 +28,7 @@ use crate::state::{Chat, Phase, effect, spawn_local, start_key};
 use crate::store::{self, keys};
 use crate::{api, live};
 
-/// Where a [`slot`] is.
+/// Where a placeholder ([`fill`]) is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum At {
     /// The start form: "I have a booking", then the step.
@@ -107,22 +106,6 @@ fn restore() -> Option<[String; 4]> {
         return None;
     }
     Some([it.next()?, it.next()?, it.next()?, it.next()?])
-}
-
-/// The placeholder the step renders into.
-pub fn slot(chat: Chat, at: At) -> impl IntoView {
-    let node = NodeRef::<html::Div>::new();
-    effect(move || {
-        if let Some(div) = node.get() {
-            fill(chat, div.into(), at);
-        }
-    });
-    let class = match at {
-        At::Start => "",
-        At::Bar => "lobby-booking-bar",
-        At::Header => "lobby-booking-head",
-    };
-    view! { <div class=class node_ref=node></div> }
 }
 
 /// Renders the step into `div` now and whenever it, the language or the phase changes.
