@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOADER_BUDGET=2048   # 2 KB brotli
-WIDGET_BUDGET=80000  # 80 KB brotli: wasm + js + css (issue 14)
+WIDGET_BUDGET=81920  # 80 KB (81,920 B) brotli: wasm + js + css (issue 14)
 br() { brotli -c -q 11 "$1" | wc -c; }
 gz() { gzip -9 -c "$1" | wc -c; }
 row() { printf '%-46s %8d %8d %8d\n' "$1" "$(wc -c <"$2")" "$(gz "$2")" "$(br "$2")"; }

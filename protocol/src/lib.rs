@@ -47,8 +47,8 @@ macro_rules! wire {
 /// The JSON field names of every wire type, one module per type (see the `wire!` macro).
 pub mod keys {
     pub use super::{
-        chat_message, conversation_info, error_body, error_detail, history, new_message, property_info, resolved,
-        start_conversation, started,
+        booking_answer, chat_message, conversation_info, error_body, error_detail, find_booking, history, new_message,
+        property_info, resolved, start_conversation, started,
     };
 }
 
@@ -220,41 +220,46 @@ pub enum BookingBy {
     Room,
 }
 
-/// `POST …/booking`. Every failure is `404 not_found`, answered after the same time.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FindBooking {
-    /// The widget's key for its attempts (like a start key); attempts are limited per key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    pub by: BookingBy,
-    /// Confirmation or room number, as typed.
-    pub number: String,
-    pub last_name: String,
+wire! {
+    /// `POST …/booking`. Every failure is `404 not_found`, answered after the same time.
+    #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct FindBooking => find_booking {
+        /// The widget's key for its attempts (like a start key); attempts are limited per key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub key: Option<String>,
+        pub by: BookingBy,
+        /// Confirmation or room number, as typed.
+        pub number: String,
+        pub last_name: String,
+    }
 }
 
-/// A verified stay: all the browser learns of it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BookingAnswer {
-    /// `linked`.
-    pub status: String,
-    #[serde(rename = "firstName", default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    /// Property-local dates, `YYYY-MM-DD`.
-    pub arrival: String,
-    pub departure: String,
-    /// `before_arrival`, `in_house` or `checked_out`.
-    pub stage: String,
-    /// The guest's language from their profile (BCP 47, e.g. `fr-CA`), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    /// Before a conversation: the session of the conversation now linked to the stay.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation: Option<ConversationInfo>,
-    /// The conversation existed (the same booking was proved before): load its history.
-    #[serde(default)]
-    pub resumed: bool,
+wire! {
+    /// A verified stay: all the browser learns of it.
+    #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct BookingAnswer => booking_answer {
+        /// `linked`.
+        pub status: String,
+        /// The guest's first name, when the profile has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub first_name: Option<String>,
+        /// Property-local dates, `YYYY-MM-DD`.
+        pub arrival: String,
+        pub departure: String,
+        /// `before_arrival`, `in_house` or `checked_out`.
+        pub stage: String,
+        /// The guest's language from their profile (BCP 47, e.g. `fr-CA`), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub locale: Option<String>,
+        /// Before a conversation: the session of the conversation now linked to the stay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub session: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub conversation: Option<ConversationInfo>,
+        /// The conversation existed (the same booking was proved before): load its history.
+        #[serde(default)]
+        pub resumed: bool,
+    }
 }
 
 wire! {
@@ -351,5 +356,20 @@ mod tests {
         assert_eq!(sorted(wire_keys(&ErrorBody { error: detail.clone() })), all(error_body::ALL));
         assert_eq!(sorted(wire_keys(&detail)), all(error_detail::ALL));
         assert_eq!(sorted(wire_keys(&NewMessage { client_id: "c".into(), text: "t".into() })), all(new_message::ALL));
+        let find =
+            FindBooking { key: Some("k".into()), by: BookingBy::Room, number: "1".into(), last_name: "l".into() };
+        assert_eq!(sorted(wire_keys(&find)), all(find_booking::ALL));
+        let answer = BookingAnswer {
+            status: "linked".into(),
+            first_name: Some("f".into()),
+            arrival: "2026-12-01".into(),
+            departure: "2026-12-03".into(),
+            stage: "in_house".into(),
+            locale: Some("de".into()),
+            session: Some("s".into()),
+            conversation: Some(conv.clone()),
+            resumed: true,
+        };
+        assert_eq!(sorted(wire_keys(&answer)), all(booking_answer::ALL));
     }
 }

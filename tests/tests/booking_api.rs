@@ -102,7 +102,7 @@ async fn every_flow_links_every_failure_is_the_same_not_found_and_the_timing_tel
                         assert!(
                             [
                                 "status",
-                                "firstName",
+                                "first_name",
                                 "arrival",
                                 "departure",
                                 "stage",

@@ -9,7 +9,7 @@
 
 use js_sys::{JSON, Object, Reflect};
 use lobby_protocol::keys::{chat_message as cm, error_body, error_detail, history, new_message, property_info as pi};
-use lobby_protocol::keys::{start_conversation as sc, started};
+use lobby_protocol::keys::{find_booking as fb, start_conversation as sc, started};
 use lobby_protocol::{Author, ChatMessage, PropertyInfo};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -172,6 +172,28 @@ impl Api {
             phone: s(&v, pi::phone),
             email: s(&v, pi::email),
         })
+    }
+
+    /// "Find my booking": `POST /v1/properties/{property}/booking` before a conversation,
+    /// `POST /v1/conversation/booking` in one. Returns the [`lobby_protocol::BookingAnswer`] as JSON.
+    pub async fn find_booking(
+        &self,
+        session: Option<&str>,
+        key: &str,
+        room: bool,
+        number: &str,
+        last_name: &str,
+    ) -> Result<JsValue, ApiError> {
+        let body = Object::new();
+        set(&body, fb::key, &key.into());
+        set(&body, fb::by, &(if room { "room" } else { "confirmation" }).into());
+        set(&body, fb::number, &number.into());
+        set(&body, fb::last_name, &last_name.into());
+        let path = match session {
+            Some(_) => String::from("/v1/conversation/booking"),
+            None => self.property_path() + "/booking",
+        };
+        self.call("POST", &path, session, Some(body), LONG_MS).await
     }
 
     /// A locale file (`<stem>.<code>.json`, flat key → string).

@@ -103,6 +103,11 @@ impl Lang {
         self.t(key).replace("{n}", &num(n)).replace("{hotel}", hotel)
     }
 
+    /// A property-local date (`YYYY-MM-DD`) as the guest reads it (`12 Dec`).
+    pub fn day(self, date: &str) -> String {
+        self.intl(&js_sys::Date::new(&(String::from(date) + "T00:00").into()), false, true)
+    }
+
     /// A message time (`at` is RFC 3339) as the guest reads it: the time of day today, the date
     /// and time otherwise. Empty when `at` is empty.
     pub fn time(self, at: &str) -> String {
@@ -111,13 +116,20 @@ impl Lang {
         }
         let date = js_sys::Date::new(&at.into());
         let today = js_sys::Date::new_0().to_date_string() == date.to_date_string();
+        self.intl(&date, true, !today)
+    }
+
+    /// `date` through the browser's `Intl`: the time of day (`clock`), the day and month (`day`).
+    fn intl(self, date: &js_sys::Date, clock: bool, day: bool) -> String {
         let opts = Object::new();
         let set = |k: &str, v: &str| {
             let _ = Reflect::set(&opts, &k.into(), &v.into());
         };
-        set("hour", "numeric");
-        set("minute", "2-digit");
-        if !today {
+        if clock {
+            set("hour", "numeric");
+            set("minute", "2-digit");
+        }
+        if day {
             set("day", "numeric");
             set("month", "short");
         }

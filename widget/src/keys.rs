@@ -56,10 +56,38 @@ pub enum Key {
     WaitStart,
     /// Above the hotel's own phone and email when the chat cannot be reached.
     Contact,
+    /// Find my booking (`components/booking.rs`): the toggle on the start form.
+    BookingHave,
+    BookingTitle,
+    BookingIntro,
+    BookingByNumber,
+    BookingByRoom,
+    BookingRoomLabel,
+    BookingNumberHint,
+    BookingRoomHint,
+    BookingLastName,
+    BookingFind,
+    BookingFinding,
+    BookingCancel,
+    BookingNeed,
+    BookingNotFound,
+    BookingTooMany,
+    BookingBusy,
+    /// Find my booking: the stay card's greeting; `{name}` (the guest's first name).
+    BookingWelcome,
+    BookingWelcomeAnon,
+    /// Find my booking: the stage before arrival; `{date}`.
+    BookingArriving,
+    BookingInHouse,
+    BookingCheckedOut,
+    /// The system line in the conversation once a stay is linked.
+    BookingVerified,
+    /// The header's button in a conversation without a verified stay.
+    BookingVerify,
 }
 
 /// Number of keys.
-pub const KEYS: usize = Key::Contact as usize + 1;
+pub const KEYS: usize = Key::BookingVerify as usize + 1;
 
 /// The JSON name of every key, in declaration order (`NAMES[k as usize]`).
 pub const NAMES: [&str; KEYS] = [
@@ -103,6 +131,29 @@ pub const NAMES: [&str; KEYS] = [
     "wait_send",
     "wait_start",
     "contact",
+    "booking_have",
+    "booking_title",
+    "booking_intro",
+    "booking_by_number",
+    "booking_by_room",
+    "booking_room_label",
+    "booking_number_hint",
+    "booking_room_hint",
+    "booking_last_name",
+    "booking_find",
+    "booking_finding",
+    "booking_cancel",
+    "booking_need",
+    "booking_not_found",
+    "booking_too_many",
+    "booking_busy",
+    "booking_welcome",
+    "booking_welcome_anon",
+    "booking_arriving",
+    "booking_in_house",
+    "booking_checked_out",
+    "booking_verified",
+    "booking_verify",
 ];
 
 /// Every supported language (BCP 47 primary subtag); `widget/locales/<code>.json` exists for each.

@@ -24,7 +24,7 @@ use web_sys::HtmlElement;
 
 use crate::api::Api;
 use crate::i18n::{Key, Lang};
-use crate::state::Chat;
+use crate::state::{Chat, effect};
 
 /// What the loader gets back from [`mount`]: the host API's calls land here.
 #[wasm_bindgen]
@@ -53,6 +53,7 @@ impl Handle {
     #[wasm_bindgen(js_name = setLocale)]
     pub fn set_locale(&self, tag: &str) {
         if let Some(l) = Lang::from_tag(tag) {
+            components::booking::locale_chosen();
             self.chat.lang_chosen.set_value(true);
             self.chat.set_lang(l);
         }
@@ -104,7 +105,11 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
 
     let owner = Owner::new();
     owner.set();
-    let lang = get(&o, "locale").or_else(|| get(&d, "locale")).and_then(|l| Lang::from_tag(&l)).or_else(browser_lang);
+    let page_lang = get(&o, "locale").or_else(|| get(&d, "locale")).and_then(|l| Lang::from_tag(&l));
+    if page_lang.is_some() {
+        components::booking::locale_chosen();
+    }
+    let lang = page_lang.or_else(browser_lang);
     // The loader painted `data-color` (when valid) on the launcher and the panel already.
     let forced = get(&d, "color").is_some_and(|c| color::parse(&c).is_some());
     let chat = Chat::new(api, lang, get(&d, "greeting"), forced);
@@ -116,16 +121,16 @@ pub fn mount(el: HtmlElement, options: JsValue) -> Handle {
     leptos::mount::mount_to(el, move || components::panel::panel(chat)).forget();
 
     // Events for the loader and the host page.
-    Effect::new(move |was: Option<bool>| {
+    // The first run may already see `open` (a queued `Lobby.open()`): compare with closed.
+    let mut was = false;
+    effect(move || {
         let open = chat.open.get();
-        // The first run may already see `open` (a queued `Lobby.open()`): compare with closed.
-        if was.unwrap_or(false) != open {
+        if std::mem::replace(&mut was, open) != open {
             store::set(store::keys::OPEN, open.then_some("1"), true);
             Chat::emit(if open { "opened" } else { "closed" }, &Object::new());
         }
-        open
     });
-    Effect::new(move |_| {
+    effect(move || {
         let n = chat.unread.get();
         let lang = chat.lang.get();
         let label = if n > 0 { lang.fill(Key::Unread, n, "") } else { lang.t(Key::Launcher) };

@@ -86,6 +86,9 @@ pub struct Chat {
     pub last_event: StoredValue<Option<String>>,
     /// History of this session was loaded at least once.
     pub synced: StoredValue<bool>,
+    /// Changes of the "Find my booking" step's state (`components::booking`), which renders again
+    /// on each.
+    pub step: RwSignal<u32>,
 }
 
 /// A fresh client id for a guest message: time plus randomness, unique enough per guest.
@@ -142,6 +145,13 @@ pub fn spawn_local(f: impl std::future::Future<Output = ()> + 'static) {
     wasm_bindgen_futures::spawn_local(f);
 }
 
+/// Runs `f` now and again whenever a signal it read changes (a Leptos `Effect`). Every effect goes
+/// through this one boxed type, so the effect's code is compiled once, not once per closure.
+pub fn effect(f: impl FnMut() + 'static) {
+    let f: Box<dyn FnMut()> = Box::new(f);
+    Effect::new(f);
+}
+
 /// Runs `f` after `ms` milliseconds; returns the timer id.
 pub fn after(ms: u32, f: impl FnOnce() + 'static) -> i32 {
     let f: Box<dyn FnOnce()> = Box::new(f);
@@ -187,6 +197,7 @@ impl Chat {
             announce: RwSignal::new(String::new()),
             last_event: StoredValue::new(None),
             synced: StoredValue::new(false),
+            step: RwSignal::new(0),
         };
         if let Some(l) = lang {
             chat.set_lang(l);

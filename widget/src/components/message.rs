@@ -13,7 +13,7 @@ use crate::i18n::{Key, Lang};
 use crate::outbox::{Msg, Status};
 use crate::state::Link;
 
-fn el(doc: &Document, parent: &Element, tag: &str, class: &str, text: &str) -> Option<Element> {
+pub fn el(doc: &Document, parent: &Element, tag: &str, class: &str, text: &str) -> Option<Element> {
     let e = doc.create_element(tag).ok()?;
     if !class.is_empty() {
         e.set_class_name(class);
@@ -28,6 +28,15 @@ fn el(doc: &Document, parent: &Element, tag: &str, class: &str, text: &str) -> O
 /// A message bubble, appended to `list`.
 pub fn message(list: &Element, m: &Msg, lang: Lang, link: Link, hotel: &str) -> Option<()> {
     let doc = list.owner_document()?;
+    if m.author == Author::System {
+        // A line from Lobby (a "booking verified" note staff got): its text is the widget's own.
+        let li = el(&doc, list, "li", "lobby-system", &lang.t(Key::BookingVerified))?;
+        let _ = li.set_attribute("data-testid", "lobby-message");
+        let _ = li.set_attribute("data-author", "system");
+        let _ = li.set_attribute("role", "note");
+        let _ = li.set_attribute("data-id", m.id.as_deref().unwrap_or_default());
+        return Some(());
+    }
     let guest = m.author == Author::Guest;
     let li = el(&doc, list, "li", if guest { "lobby-msg lobby-guest" } else { "lobby-msg lobby-hotel" }, "")?;
     let _ = li.set_attribute("data-testid", "lobby-message");

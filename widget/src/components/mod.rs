@@ -1,5 +1,6 @@
 //! The widget's components, one per file.
 
+pub mod booking;
 pub mod composer;
 pub mod conversation;
 pub mod header;

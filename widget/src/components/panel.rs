@@ -5,11 +5,14 @@
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlElement, KeyboardEvent};
+use wasm_bindgen::closure::Closure;
+use web_sys::{Element, Event, HtmlElement, KeyboardEvent};
 
-use crate::components::{conversation::conversation, header::header, start_form::start_form};
+use crate::components::message::el;
+use crate::components::start_form::{self, start_form};
+use crate::components::{conversation::conversation, header::header};
 use crate::i18n::Key;
-use crate::state::{Chat, Phase};
+use crate::state::{Chat, Phase, effect};
 
 const FOCUSABLE: &str = "button:not([disabled]),input,textarea,[tabindex='0']";
 
@@ -20,7 +23,7 @@ fn focusables(panel: &HtmlElement) -> Vec<HtmlElement> {
     (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<HtmlElement>().ok()).collect()
 }
 
-fn active(panel: &HtmlElement) -> Option<web_sys::Element> {
+pub fn active(panel: &HtmlElement) -> Option<web_sys::Element> {
     panel
         .get_root_node()
         .dyn_into::<web_sys::ShadowRoot>()
@@ -58,7 +61,7 @@ fn trap(ev: &KeyboardEvent, panel: &HtmlElement) {
 /// The panel (`data-testid="lobby-panel"`).
 pub fn panel(chat: Chat) -> impl IntoView {
     let panel = NodeRef::<html::Div>::new();
-    Effect::new(move |_| {
+    effect(move || {
         chat.phase.track();
         if chat.open.get()
             && let Some(p) = panel.get()
@@ -91,20 +94,26 @@ pub fn panel(chat: Chat) -> impl IntoView {
         >
             {header(chat)}
             {move || match chat.phase.get() {
-                Phase::Loading => view! {
-                    <p class="lobby-body lobby-note" role="status">{chat.t(Key::Loading)}</p>
-                }.into_any(),
-                Phase::Unavailable => view! {
-                    <div class="lobby-body lobby-note" role="status" data-testid="lobby-unavailable">
-                        <p>{chat.t(Key::Unavailable)}</p>
-                        {contact(chat)}
-                        <button type="button" class="lobby-button" on:click=move |_| chat.load_info()>
-                            {chat.t(Key::TryAgain)}
-                        </button>
-                    </div>
-                }.into_any(),
                 Phase::Start => view! { {start_form(chat)} }.into_any(),
                 Phase::Chat => view! { {conversation(chat)} }.into_any(),
+                phase => {
+                    let u = phase == Phase::Unavailable;
+                    let node = NodeRef::<html::Div>::new();
+                    effect(move || {
+                        if let Some(div) = node.get() {
+                            status(
+                                chat,
+                                &div,
+                                "lobby-body lobby-note",
+                                if u { "lobby-unavailable" } else { "" },
+                                if u { Key::Unavailable } else { Key::Loading },
+                                u,
+                                u.then_some((Key::TryAgain, "lobby-try-again", Chat::load_info as fn(Chat))),
+                            );
+                        }
+                    });
+                    view! { <div class="lobby-conv" node_ref=node></div> }.into_any()
+                }
             }}
             <div class="lobby-sr" aria-live="polite" data-testid="lobby-live">
                 {move || chat.announce.get()}
@@ -113,19 +122,43 @@ pub fn panel(chat: Chat) -> impl IntoView {
     }
 }
 
-/// The hotel's own phone and email (`lobby-contact`), for when the chat cannot be reached: from
-/// the property's config, else from the page's `data-contact-phone` / `data-contact-email`.
-pub fn contact(chat: Chat) -> impl IntoView {
-    let (phone, email) = untrack(|| chat.contact_info());
-    let tel = String::from("tel:") + &phone.replace(' ', "");
-    let mailto = String::from("mailto:") + &email;
-    (!phone.is_empty() || !email.is_empty()).then(|| {
-        view! {
-            <p class="lobby-contact" data-testid="lobby-contact">
-                {chat.t(Key::Contact)}
-                {(!phone.is_empty()).then(|| view! { <a href=tel dir="ltr">{phone}</a> })}
-                {(!email.is_empty()).then(|| view! { <a href=mailto>{email}</a> })}
-            </p>
+/// A button of a [`status`] box: its text, its `data-testid`, what it does.
+pub type Action = (Key, &'static str, fn(Chat));
+
+/// A status box built with the DOM (`role=status`) in `parent`: a line, the hotel's contact when
+/// `contact`, and a button (its text, `data-testid` and action); rendered again when the
+/// language changes. The loading and the unavailable panel, and the resolved banner.
+#[allow(clippy::too_many_arguments)]
+pub fn status(
+    chat: Chat,
+    parent: &Element,
+    class: &'static str,
+    testid: &'static str,
+    text: Key,
+    contact: bool,
+    button: Option<Action>,
+) -> Option<()> {
+    let doc = parent.owner_document()?;
+    let div = el(&doc, parent, "div", class, "")?;
+    let _ = div.set_attribute("role", "status");
+    if !testid.is_empty() {
+        let _ = div.set_attribute("data-testid", testid);
+    }
+    effect(move || {
+        let lang = chat.lang.get();
+        div.set_text_content(None);
+        let _ = el(&doc, &div, "p", "", &lang.t(text));
+        if contact {
+            start_form::contact(chat, &doc, &div);
         }
-    })
+        if let Some((label, id, action)) = button
+            && let Some(b) = el(&doc, &div, "button", "lobby-button", &lang.t(label))
+        {
+            let _ = b.set_attribute("type", "button");
+            let _ = b.set_attribute("data-testid", id);
+            let f = Closure::<dyn Fn(Event)>::new(move |_: Event| action(chat)).into_js_value();
+            let _ = b.add_event_listener_with_callback("click", f.unchecked_ref());
+        }
+    });
+    Some(())
 }
