@@ -128,9 +128,13 @@ pub async fn publish_resolved(state: &AppState, states: Vec<(String, bool)>) {
     }
 }
 
-/// How old a resolved state recorded by another instance may be and still be trusted: the
-/// poller's holder records every live thread's state every `poller::RESOLVED_EVERY` (10 s).
-pub const RESOLVED_FRESH_MS: i64 = 15_000;
+/// How old a resolved state recorded by another instance may be and still be trusted. The
+/// poller's holder records every live thread's state every `poller::RESOLVED_EVERY` (10 s)
+/// while it keeps up; when it falls behind under load, requiring a fresher state made every
+/// send load its thread from Mews, which took the reads the polls needed (bench: replies p50
+/// 49 s). A state of up to an hour is used; at worst a message reaches a conversation staff
+/// resolved moments ago, which staff see in Mews.
+pub const RESOLVED_FRESH_MS: i64 = 3_600_000;
 
 /// Records threads' resolved states for the other instances (cluster mode; no-op otherwise).
 pub async fn remember_resolved(state: &AppState, states: &[(String, bool)]) {
