@@ -207,14 +207,7 @@ impl ClusterStack {
                 tokio::spawn(async move { ClusterGuest::start(urls, &origin, &name, g).await })
             })
             .collect();
-        let mut guests = Vec::with_capacity(n);
-        let mut retries = 0;
-        for s in starts {
-            let (g, r) = s.await.unwrap();
-            guests.push(g);
-            retries += r;
-        }
-        (guests, retries)
+        crate::load::gather_started(starts).await
     }
 
     /// The Mews thread of each guest, by the name it started with (the staff console's list).

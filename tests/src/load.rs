@@ -54,7 +54,13 @@ pub async fn start_guests(stack: &Stack, n: usize, prefix: &str) -> (Vec<Guest>,
             })
         })
         .collect();
-    let mut guests = Vec::with_capacity(n);
+    gather_started(starts).await
+}
+
+/// Waits for guests started concurrently, each with its number of retries: the guests in the
+/// order they were started, and all retries together.
+pub async fn gather_started<G>(starts: Vec<tokio::task::JoinHandle<(G, u32)>>) -> (Vec<G>, u32) {
+    let mut guests = Vec::with_capacity(starts.len());
     let mut retries = 0;
     for s in starts {
         let (g, r) = s.await.unwrap();
