@@ -44,18 +44,26 @@ pub async fn serve(
         let (upstream, properties) = (t.upstream.clone(), t.properties.clone());
         let name = format!("poller {}", t.properties.join(","));
         let stop = state.shutdown_signal();
-        pollers.push(match t.cluster.clone() {
-            None => supervise::spawn_supervised(
+        match t.cluster.clone() {
+            None => pollers.push(supervise::spawn_supervised(
                 &name,
                 &state,
                 relay::poller::run(state.clone(), upstream, properties, stop),
-            ),
-            Some(c) => supervise::spawn_supervised(
-                &name,
-                &state,
-                relay::poller::run_clustered(state.clone(), upstream, properties, c, stop),
-            ),
-        });
+            )),
+            Some(c) => {
+                let sender = conversation::forward::run_sender(state.clone(), c.clone(), state.shutdown_signal());
+                pollers.push(supervise::spawn_supervised(
+                    &format!("sender {}", t.properties.join(",")),
+                    &state,
+                    sender,
+                ));
+                pollers.push(supervise::spawn_supervised(
+                    &name,
+                    &state,
+                    relay::poller::run_clustered(state.clone(), upstream, properties, c, stop),
+                ));
+            }
+        }
     }
     if let Some(cluster) = state.cluster() {
         pollers.push(supervise::spawn_supervised("cluster fan-out", &state, relay::fanout::run(state.clone())));

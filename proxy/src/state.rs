@@ -10,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
 use crate::cluster::{
-    Cluster, budget::SharedBudget, bus::Bus, lease::Lease, limits::SharedLimits, live::LiveThreads, token_tag,
+    Cluster, budget::SharedBudget, bus::Bus, lease::Lease, limits::SharedLimits, live::LiveThreads, sendq::SendQueue,
+    token_tag,
 };
 use crate::{
     assets::Assets,
@@ -51,6 +52,19 @@ pub struct Token {
 pub struct TokenCluster {
     pub lease: Lease,
     pub live: LiveThreads,
+    /// Guests' messages queued for the lease holder, the token's one sender.
+    pub queue: SendQueue,
+    /// Whether this instance held the poller lease at its last renewal (it sends, the others
+    /// queue; both at once for a moment is harmless: the claims decide who sends).
+    pub holding: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes this instance's sender when a message was queued.
+    pub queued: Arc<tokio::sync::Notify>,
+}
+
+impl TokenCluster {
+    pub fn holding(&self) -> bool {
+        self.holding.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 #[derive(Clone)]
@@ -74,6 +88,8 @@ struct Inner {
     /// How long a claim lasts without renewal: longer than one upstream call can take.
     claim_lease: Duration,
     sends: Sends,
+    /// Cluster mode: sends handed to the token's sender, waiting for its bus note.
+    forwarded: crate::conversation::forward::Waiting,
     starts: Starts,
     metrics: Arc<Metrics>,
     guard: RateGuard,
@@ -168,6 +184,9 @@ impl AppState {
                         let shared = TokenCluster {
                             lease: Lease::new(c, &format!("poller:{tag}")),
                             live: LiveThreads::new(c, &tag),
+                            queue: SendQueue::new(c, &tag),
+                            holding: Default::default(),
+                            queued: Default::default(),
                         };
                         (Limiter::shared(capacity, window, budget), Some(shared))
                     }
@@ -207,6 +226,7 @@ impl AppState {
                     (c, bus)
                 }),
                 sends: Sends::default(),
+                forwarded: Default::default(),
                 starts: Starts::default(),
                 metrics,
                 guard,
@@ -291,6 +311,11 @@ impl AppState {
 
     pub fn sends(&self) -> &Sends {
         &self.inner.sends
+    }
+
+    /// Cluster mode: this instance's sends waiting for the token's sender.
+    pub fn forwarded(&self) -> &crate::conversation::forward::Waiting {
+        &self.inner.forwarded
     }
 
     pub fn starts(&self) -> &Starts {

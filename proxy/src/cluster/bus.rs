@@ -49,12 +49,17 @@ pub enum Note {
     Resolved { origin: String, states: Vec<(String, bool)> },
     /// A webhook arrived for this token (its tag): the poller's holder should poll.
     Wake { origin: String, token: String },
+    /// A guest's message was queued for this token's sender (`cluster::sendq`).
+    Queued { origin: String, token: String },
 }
 
 impl Note {
     pub fn origin(&self) -> &str {
         match self {
-            Note::Messages { origin, .. } | Note::Resolved { origin, .. } | Note::Wake { origin, .. } => origin,
+            Note::Messages { origin, .. }
+            | Note::Resolved { origin, .. }
+            | Note::Wake { origin, .. }
+            | Note::Queued { origin, .. } => origin,
         }
     }
 }

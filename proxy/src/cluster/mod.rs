@@ -10,7 +10,9 @@
 //! * new messages and resolved states ([`bus`]): published once on a Redis channel and delivered
 //!   into every instance's hub, so a guest's stream gets every reply whichever instance serves it;
 //!   threads with streams anywhere are listed in Redis ([`live`]) so the poller reads them all;
-//! * the guest limits of `guard` ([`limits`]): rate buckets and open-stream counts.
+//! * the guest limits of `guard` ([`limits`]): rate buckets and open-stream counts;
+//! * one sender per token ([`sendq`]): guests' messages received anywhere are queued for the
+//!   poller's lease holder, whose one batcher sends them all.
 //!
 //! Redis features used are plain commands and Lua scripts (no modules: managed Redis rarely
 //! allows them). All times in scripts are the caller's Unix milliseconds, so the scripts are
@@ -22,6 +24,7 @@ pub mod bus;
 pub mod lease;
 pub mod limits;
 pub mod live;
+pub mod sendq;
 
 use std::time::Duration;
 

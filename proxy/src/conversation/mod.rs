@@ -6,7 +6,9 @@
 //! * [`send`] — a guest message, exactly once per `client_id`, detached from the request.
 //! * [`history`] — pages of a conversation, from the log where possible, single-flight loads.
 //! * [`recovery`] — at start-up, resolves what a previous process left pending.
+//! * [`forward`] — cluster mode: a send handed to the token's one sender, and that sender.
 
+pub mod forward;
 pub mod history;
 pub mod recovery;
 pub mod running;

@@ -12,7 +12,8 @@
 //! instance sending it owns it, renews its lease while the message waits and checks it right
 //! before `messages/add` (the upstream's fence); a retry that lands on another instance waits
 //! for the owner's result, and takes the send over — reading Mews back first — only when the
-//! owner's lease ran out (it died).
+//! owner's lease ran out (it died). An instance that does not hold the token's poller lease
+//! hands its claimed messages to the holder, the token's one sender (`forward`).
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use jiff::Timestamp;
 use lobby_protocol::{Author, ChatMessage};
 use tokio::time::Instant;
 
-use super::{GUEST_WAIT, busy, running::Running};
+use super::{GUEST_WAIT, busy, forward::Forwarded, running::Running};
 use crate::{
     error::Error,
     mews::{client::MewsError, upstream::SendClaim},
@@ -69,13 +70,19 @@ pub async fn resume(state: &AppState, property: &Arc<Property>, record: SendReco
 }
 
 /// Waits while another live instance owns the send: `Some` with its result once done; `None`
-/// when its owner's lease ran out or the record vanished (the caller claims again).
+/// when its owner's lease ran out or the record vanished (the caller claims again), or when this
+/// instance became the owner (the token's sender took it over while this request waited: no
+/// task of this instance sends it, since this one runs under the send's key; claiming again
+/// takes it over with a read-back).
 async fn wait_for_owner(state: &AppState, held: &SendRecord) -> Result<Option<ChatMessage>, Error> {
+    let me = state.claim_owner().instance;
     loop {
         tokio::time::sleep(HELD_POLL).await;
         match state.store().send_record(&held.thread, &held.client_id).await? {
             Some(r) if r.sent.is_some() => return Ok(Some(from_record(&r, r.sent.as_ref().expect("sent")))),
-            Some(r) if r.owner.as_ref().is_some_and(|o| o.alive_at(crate::cluster::now_ms())) => continue,
+            Some(r) if r.owner.as_ref().is_some_and(|o| o.instance != me && o.alive_at(crate::cluster::now_ms())) => {
+                continue;
+            }
             _ => return Ok(None),
         }
     }
@@ -98,7 +105,41 @@ async fn deliver(
     client_id: &str,
     text: &str,
 ) -> Result<ChatMessage, Error> {
-    let (text, recheck_since) = loop {
+    loop {
+        let (text, recheck_since) = match claim(state, property, thread, client_id, text).await? {
+            Claimed::Done(m) => return Ok(m),
+            Claimed::Ours { text, recheck_since } => (text, recheck_since),
+        };
+        thread.touch();
+        if let Some(tc) = super::forward::sender_elsewhere(state, property) {
+            match super::forward::via_sender(state, tc, property, thread, client_id, &text, recheck_since).await? {
+                Forwarded::Sent(m) => {
+                    thread.remember_client_id(&m.id, client_id);
+                    return Ok(m);
+                }
+                // The sender died holding it: claim again (a takeover, read back first).
+                Forwarded::Lapsed => continue,
+            }
+        }
+        return send_here(state, property, thread, client_id, &text, recheck_since).await;
+    }
+}
+
+/// A claimed send: its result (done before), or ours to send now (`recheck_since`: an earlier
+/// attempt may have reached Mews).
+enum Claimed {
+    Done(ChatMessage),
+    Ours { text: String, recheck_since: Option<Timestamp> },
+}
+
+async fn claim(
+    state: &AppState,
+    property: &Property,
+    thread: &Thread,
+    client_id: &str,
+    text: &str,
+) -> Result<Claimed, Error> {
+    loop {
         let record = SendRecord {
             property: property.config.id.clone(),
             thread: thread.id.clone(),
@@ -109,26 +150,60 @@ async fn deliver(
             owner: Some(state.claim_owner()),
         };
         match state.store().begin_send(record, crate::cluster::now_ms()).await? {
-            Claim::New => break (text.to_owned(), None),
+            Claim::New => return Ok(Claimed::Ours { text: text.to_owned(), recheck_since: None }),
             // Answered before (maybe by a previous process): the same answer again.
-            Claim::Done(r) => return Ok(from_record(&r, r.sent.as_ref().expect("done records are sent"))),
+            Claim::Done(r) => {
+                return Ok(Claimed::Done(from_record(&r, r.sent.as_ref().expect("done records are sent"))));
+            }
             // Left pending (a crash, or every attempt failed ambiguously): may be in Mews already.
-            Claim::TakenOver(r) => break (r.text.clone(), Timestamp::from_second(r.started).ok()),
+            Claim::TakenOver(r) => {
+                let since = Timestamp::from_second(r.started).ok();
+                return Ok(Claimed::Ours { text: r.text.clone(), recheck_since: since });
+            }
             // Another instance is sending it: its result, or claim again when its owner died.
             Claim::Held(r) => {
                 if let Some(done) = wait_for_owner(state, &r).await? {
-                    return Ok(done);
+                    return Ok(Claimed::Done(done));
                 }
             }
         }
-    };
-    thread.touch();
+    }
+}
+
+/// Sends a send the token's sender took over from another instance (`forward::run_sender`),
+/// as a task of its own under the send's key (a retry here joins it).
+pub fn send_taken(
+    state: &AppState,
+    property: &Arc<Property>,
+    thread: Arc<Thread>,
+    client_id: &str,
+    text: &str,
+    recheck_since: Option<Timestamp>,
+) {
+    let key = (thread.id.clone(), client_id.to_owned());
+    let (st, property, client_id, text) = (state.clone(), property.clone(), client_id.to_owned(), text.to_owned());
+    let _ = state.sends().join_or_spawn(key, move || async move {
+        thread.touch();
+        send_here(&st, &property, &thread, &client_id, &text, recheck_since).await
+    });
+}
+
+/// Sends a send this instance owns through its upstream's batcher, renewing the claim while it
+/// waits, and records and publishes the outcome.
+async fn send_here(
+    state: &AppState,
+    property: &Property,
+    thread: &Thread,
+    client_id: &str,
+    text: &str,
+    recheck_since: Option<Timestamp>,
+) -> Result<ChatMessage, Error> {
     let claim = state.cluster().map(|c| SendClaim {
         client_id: client_id.to_owned(),
         instance: c.instance.clone(),
         lease: state.claim_lease(),
     });
-    let sending = property.upstream.add_message(&thread.id, &text, recheck_since, claim);
+    let sending = property.upstream.add_message(&thread.id, text, recheck_since, claim);
     let answer = if state.cluster().is_some() {
         // Keep the claim alive while the message waits for budget or a batch.
         tokio::pin!(sending);

@@ -46,6 +46,9 @@ pub fn apply(state: &AppState, note: Note) {
     match note {
         Note::Messages { items, covered, .. } => {
             for item in items {
+                if let Some(c) = &item.client_id {
+                    state.forwarded().arrived(c, &item.message);
+                }
                 let Some(thread) = state.hub().get(&item.message.message_thread_id) else { continue };
                 if let Some(c) = &item.client_id {
                     thread.remember_client_id(&item.message.id, c);
@@ -76,6 +79,11 @@ pub fn apply(state: &AppState, note: Note) {
         Note::Wake { token, .. } => {
             if let Some(t) = state.tokens().iter().find(|t| t.tag == token) {
                 t.upstream.wake.notify_one();
+            }
+        }
+        Note::Queued { token, .. } => {
+            if let Some(tc) = state.tokens().iter().find(|t| t.tag == token).and_then(|t| t.cluster.as_ref()) {
+                tc.queued.notify_one();
             }
         }
     }

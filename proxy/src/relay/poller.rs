@@ -122,6 +122,7 @@ pub async fn run_clustered(
             _ = upstream.wake.notified() => tokio::time::sleep_until(last_tick + POLL_EVERY).await,
             _ = shutdown.changed() => {
                 if holding {
+                    cluster.holding.store(false, std::sync::atomic::Ordering::Release);
                     let _ = cluster.lease.release().await;
                 }
                 return;
@@ -153,6 +154,7 @@ pub async fn run_clustered(
                 false
             }
         };
+        cluster.holding.store(holding, std::sync::atomic::Ordering::Release);
         if holding != was_holding {
             tracing::info!(holding, "poller lease changed hands");
             state.metrics().leases_held.fetch_add(if holding { 1 } else { -1 }, std::sync::atomic::Ordering::Relaxed);

@@ -236,9 +236,25 @@ impl RedisStore {
         }
     }
 
-    async fn renew(&self, what: &str, member: String, done: &str, owner: Owner) -> StoreResult<bool> {
+    /// Renews `owner`'s lease; with `from` (instance, now ms), also hands the record over from
+    /// `from` while its lease is alive.
+    async fn renew(
+        &self,
+        what: &str,
+        member: String,
+        done: &str,
+        owner: Owner,
+        from: Option<(&str, i64)>,
+    ) -> StoreResult<bool> {
         let mut inv = RENEW.prepare_invoke();
-        inv.key(self.key(&member)).arg(done).arg(owner.instance).arg(owner.until_ms).arg(TTL_SECS);
+        let (from, now_ms) = from.unwrap_or(("", 0));
+        inv.key(self.key(&member))
+            .arg(done)
+            .arg(owner.instance)
+            .arg(owner.until_ms)
+            .arg(TTL_SECS)
+            .arg(from)
+            .arg(now_ms);
         let mut conn = self.conn.clone();
         let renewed: i64 = self.call(what, inv.invoke_async(&mut conn)).await?;
         Ok(renewed == 1)
@@ -500,14 +516,17 @@ return {'taken', rec, '', ARGV[4], ARGV[5]}
     )
 });
 
-/// Extends a pending record's lease if the instance owns it. KEYS: record. ARGV: the done field,
-/// instance, until (ms), TTL (s). Answers 1 or 0.
+/// Extends a pending record's lease if the instance owns it, or hands it over to the instance
+/// from `from` while `from`'s lease is alive. KEYS: record. ARGV: the done field, instance, until
+/// (ms), TTL (s), from (`''`: no hand-over), now (ms). Answers 1 or 0.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local f = redis.call('HMGET', KEYS[1], ARGV[1], 'owner')
-if f[1] or f[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'until', ARGV[3])
+local f = redis.call('HMGET', KEYS[1], ARGV[1], 'owner', 'until')
+if f[1] or not f[2] then return 0 end
+local from_alive = ARGV[5] ~= '' and f[2] == ARGV[5] and tonumber(f[3]) and tonumber(f[3]) > tonumber(ARGV[6])
+if f[2] ~= ARGV[2] and not from_alive then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'until', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 ",
@@ -598,7 +617,19 @@ impl Store for RedisStore {
 
     fn renew_send(&self, thread: &str, client_id: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
         let member = send_member(thread, client_id);
-        async move { self.renew("renew_send", member, SendRecord::DONE, owner).await }.boxed()
+        async move { self.renew("renew_send", member, SendRecord::DONE, owner, None).await }.boxed()
+    }
+
+    fn hand_over_send(
+        &self,
+        thread: &str,
+        client_id: &str,
+        from: &str,
+        to: Owner,
+        now_ms: i64,
+    ) -> BoxFuture<'_, StoreResult<bool>> {
+        let (member, from) = (send_member(thread, client_id), from.to_owned());
+        async move { self.renew("hand_over_send", member, SendRecord::DONE, to, Some((&from, now_ms))).await }.boxed()
     }
 
     fn send_record(&self, thread: &str, client_id: &str) -> BoxFuture<'_, StoreResult<Option<SendRecord>>> {
@@ -671,7 +702,7 @@ impl Store for RedisStore {
 
     fn renew_start(&self, property: &str, key: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
         let member = start_member(property, key);
-        async move { self.renew("renew_start", member, StartRecord::DONE, owner).await }.boxed()
+        async move { self.renew("renew_start", member, StartRecord::DONE, owner, None).await }.boxed()
     }
 
     fn start_record(&self, property: &str, key: &str) -> BoxFuture<'_, StoreResult<Option<StartRecord>>> {
@@ -769,6 +800,12 @@ mod tests {
     async fn sends_are_claimed_between_instances() {
         let redis = RedisServer::start();
         conformance::sends_are_claimed_between_instances(store(&redis, DEFAULT_PREFIX).await).await;
+    }
+
+    #[tokio::test]
+    async fn a_send_is_handed_over_only_from_its_live_owner() {
+        let redis = RedisServer::start();
+        conformance::a_send_is_handed_over_only_from_its_live_owner(store(&redis, DEFAULT_PREFIX).await).await;
     }
 
     #[tokio::test]
