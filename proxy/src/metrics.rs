@@ -28,6 +28,10 @@ pub struct Metrics {
     pub sse_connections: AtomicI64,
     /// Cluster mode: tokens whose poller lease this instance holds.
     pub leases_held: AtomicI64,
+    /// Cluster mode: guest messages queued for another instance, the token's sender.
+    pub sends_queued: AtomicU64,
+    /// Cluster mode: queued guest messages this instance, as a token's sender, took over.
+    pub sends_taken: AtomicU64,
     pub webhooks_received: AtomicU64,
     pub webhooks_rejected: AtomicU64,
     latency_buckets: [AtomicU64; 10],
@@ -77,6 +81,16 @@ impl Metrics {
             ("lobby_upstream_batches_total", "messages/add batches sent.", load(&self.batches)),
             ("lobby_guest_messages_total", "Guest messages accepted by Mews.", load(&self.guest_messages)),
             ("lobby_staff_replies_total", "Staff replies pushed to guests.", load(&self.staff_replies)),
+            (
+                "lobby_cluster_sends_queued_total",
+                "Guest messages queued for the token's sender on another instance.",
+                load(&self.sends_queued),
+            ),
+            (
+                "lobby_cluster_sends_taken_total",
+                "Queued guest messages taken over to send, as a token's sender.",
+                load(&self.sends_taken),
+            ),
             ("lobby_webhooks_received_total", "Authenticated Mews webhooks.", load(&self.webhooks_received)),
             ("lobby_webhooks_rejected_total", "Webhooks rejected for a bad token.", load(&self.webhooks_rejected)),
         ];

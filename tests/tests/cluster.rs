@@ -59,13 +59,17 @@ async fn an_instance_killed_mid_send_loses_nothing_and_doubles_nothing() {
     let (guests, _) = cs.start_guests(12, "Kill guest").await;
     let threads = cs.threads_of(&guests).await;
 
-    // The worst moment: Mews commits a send from instance 1, whose answer then stalls; instance 1
-    // is killed before it learns the message id. Meanwhile the other guests send through all three.
+    // The worst moment: a guest's message reaches an instance that queues it for the token's
+    // sender (the poller's lease holder); Mews commits the sender's `messages/add`, whose answer
+    // then stalls; the sender is killed before it learns the message id. Meanwhile the other
+    // guests send through all three.
+    let holder = cs.holder(Duration::from_secs(10)).await;
+    let via = (holder + 1) % 3;
     cs.sim()
         .fault(json!({"operation": "messages/add", "kind": {"type": "commit_then_stall", "ms": 30000}, "next": 1}))
         .await;
     let first = guests[0].clone();
-    let in_flight = tokio::spawn(async move { first.send_once(1, "c-stalled", "Is the pool heated?").await });
+    let in_flight = tokio::spawn(async move { first.send_once(via, "c-stalled", "Is the pool heated?").await });
     eventually(Duration::from_secs(10), "Mews to commit the stalled send", || async {
         cs.sim().staff_texts(&threads[0]).await.iter().any(|t| t == "Is the pool heated?").then_some(())
     })
@@ -74,13 +78,14 @@ async fn an_instance_killed_mid_send_loses_nothing_and_doubles_nothing() {
     let others = outboxes(&guests[1..], "msg", 8, Duration::from_millis(150), &attempts);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let killed_at = Instant::now();
-    cs.kill(1);
+    cs.kill(holder);
     let _ = in_flight.await;
 
     // Guest 0's widget retries its message (next instance, same client id).
     let retried = guests[0].send("c-stalled", "Is the pool heated?", &attempts, Duration::from_secs(60)).await.unwrap();
     println!(
-        "the send committed by the killed instance, retried on the others: acknowledged {:.2} s after the kill ({} retries)",
+        "the send committed by the killed sender (instance {holder}, queued by instance {via}), retried on the others: \
+         acknowledged {:.2} s after the kill ({} retries)",
         killed_at.elapsed().as_secs_f64(),
         retried.retries
     );

@@ -3,12 +3,15 @@
 //! batcher sends every instance's messages of the token together — as one instance alone would:
 //! the same number of `messages/add` calls, the same pacing, whatever the number of instances.
 //!
-//! **Who owns the send.** The queuing instance claimed it (`send::deliver`) and keeps renewing
-//! its claim while the job waits. The sender takes the claim over atomically before sending
-//! ([`crate::store::Store::hand_over_send`]: only from the queuing instance, only while its lease
-//! is alive), so a job seen twice, a stale job, or the job of an instance that died is dropped,
-//! and from then on the send is the sender's like any of its own (fenced before `messages/add`,
-//! renewed while it waits, recorded when done, published on the bus).
+//! **Who owns the send.** The queuing instance claimed it (`send::deliver`), marks it queued
+//! and keeps renewing its claim while the job waits. The sender takes the claim over atomically
+//! before sending (`RedisStore::take_queued_send`: only from the queuing instance, only while
+//! its lease is alive and the send is marked queued), so a job seen twice, a job queued before
+//! the send was claimed again, or the job of an instance that died is dropped; the text and
+//! whether to read Mews back first come from the record, not the job. From then on the send is
+//! the sender's like any of its own (fenced before `messages/add`, renewed while it waits,
+//! recorded when done, published on the bus). An instance that became the sender while its own
+//! job waited takes it back and sends it itself.
 //!
 //! **Waiting.** The queuing instance waits for the bus note of the sent message (it carries the
 //! widget's `client_id`), and every [`CHECK_EVERY`] looks at the record: done (a note missed);
@@ -17,7 +20,11 @@
 //! died): claimed again, which reads Mews back before anything is sent again; gone (Mews
 //! rejected it and the sender forgot it): the guest is told.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, atomic::Ordering},
+    time::Duration,
+};
 
 use jiff::Timestamp;
 use lobby_protocol::ChatMessage;
@@ -34,28 +41,36 @@ use crate::{
 
 /// How often a waiting instance looks at its queued send's record (and renews its claim).
 const CHECK_EVERY: Duration = Duration::from_secs(2);
-/// A job the sender has not taken after this is queued again (a lost queue; a duplicate is
-/// dropped by the hand-over).
+/// A job the sender has not taken after this is queued again (a lost queue; a duplicate finds
+/// nothing to take).
 const QUEUE_AGAIN_AFTER: Duration = Duration::from_secs(6);
 /// The most jobs the sender takes at once (one `messages/add` carries at most this many).
 const TAKE_AT_ONCE: usize = mews_wire::limits::MAX_ARRAY;
 /// The sender looks at the queue this often even without a wake-up (a lost note).
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
-/// The instances' waits for messages their token's sender sent, by (thread, client id).
+/// What a waiting send hears.
+enum Answer {
+    /// The token's sender sent it: the message as Mews has it.
+    Sent(Message),
+    /// This instance became the token's sender and took its own job back: send it here.
+    SendHere { recheck_since: Option<Timestamp> },
+}
+
+type Key = (String, String);
+
+/// The instance's sends waiting for their token's sender, by (thread, client id).
 #[derive(Default)]
 pub struct Waiting {
-    map: Mutex<HashMap<(String, String), oneshot::Sender<Message>>>,
+    map: Mutex<HashMap<Key, oneshot::Sender<Answer>>>,
 }
 
 impl Waiting {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), oneshot::Sender<Message>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Key, oneshot::Sender<Answer>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for (thread, client id); the entry is removed when the receiver is dropped… or when
-    /// it is answered (see [`Waiting::arrived`]).
-    fn wait(&self, thread: &str, client_id: &str) -> oneshot::Receiver<Message> {
+    fn wait(&self, thread: &str, client_id: &str) -> oneshot::Receiver<Answer> {
         let (tx, rx) = oneshot::channel();
         self.map().insert((thread.to_owned(), client_id.to_owned()), tx);
         rx
@@ -65,11 +80,14 @@ impl Waiting {
         self.map().remove(&(thread.to_owned(), client_id.to_owned()));
     }
 
-    /// A message sent by another instance, with the widget's id: answers its wait, if any here.
+    fn answer(&self, thread: &str, client_id: &str, answer: Answer) -> bool {
+        let tx = self.map().remove(&(thread.to_owned(), client_id.to_owned()));
+        tx.is_some_and(|tx| tx.send(answer).is_ok())
+    }
+
+    /// A message another instance sent, with the widget's id: answers its wait, if any here.
     pub fn arrived(&self, client_id: &str, message: &Message) {
-        if let Some(tx) = self.map().remove(&(message.message_thread_id.clone(), client_id.to_owned())) {
-            let _ = tx.send(message.clone());
-        }
+        self.answer(&message.message_thread_id, client_id, Answer::Sent(message.clone()));
     }
 }
 
@@ -86,6 +104,8 @@ pub enum Forwarded {
     Sent(ChatMessage),
     /// The sender took it and died before finishing: claim it again (and read Mews back).
     Lapsed,
+    /// This instance is the token's sender now and took its own job back: send it here.
+    SendHere { recheck_since: Option<Timestamp> },
 }
 
 /// Queues the claimed message for the token's sender and waits for what becomes of it (see the
@@ -96,52 +116,47 @@ pub async fn via_sender(
     property: &Property,
     thread: &Thread,
     client_id: &str,
-    text: &str,
     recheck_since: Option<Timestamp>,
 ) -> Result<Forwarded, Error> {
     let job = Job {
         property: property.config.id.clone(),
         thread: thread.id.clone(),
         client_id: client_id.to_owned(),
-        text: text.to_owned(),
-        recheck_since: recheck_since.map(|t| t.as_second()),
         origin: state.claim_owner().instance,
     };
+    let recheck = recheck_since.map(|t| t.as_second());
     let waiting = state.forwarded();
-    let mut arrived = waiting.wait(&thread.id, client_id);
+    let mut heard = waiting.wait(&thread.id, client_id);
     let outcome = async {
-        queue(state, tc, &job).await?;
+        if queue(state, tc, &job, recheck).await? {
+            state.metrics().sends_queued.fetch_add(1, Ordering::Relaxed);
+        }
         let mut queued_at = Instant::now();
         loop {
             tokio::select! {
-                m = &mut arrived => if let Ok(m) = m {
-                    return Ok(Forwarded::Sent(to_chat(&m, Some(client_id.to_owned()))));
+                a = &mut heard, if !heard.is_terminated() => match a {
+                    Ok(Answer::Sent(m)) => return Ok(Forwarded::Sent(to_chat(&m, Some(client_id.to_owned())))),
+                    Ok(Answer::SendHere { recheck_since }) => return Ok(Forwarded::SendHere { recheck_since }),
+                    Err(_) => {} // replaced: the record tells
                 },
                 _ = tokio::time::sleep(CHECK_EVERY) => {}
             }
-            let store = state.store();
-            if store.renew_send(&thread.id, client_id, state.claim_owner()).await? {
-                // Not taken yet: still ours.
+            // Still ours: not taken yet. Renewed, and queued again after a while (a lost queue).
+            if state.store().renew_send(&thread.id, client_id, state.claim_owner()).await? {
                 if queued_at.elapsed() >= QUEUE_AGAIN_AFTER {
-                    queue(state, tc, &job).await?;
+                    queue(state, tc, &job, recheck).await?;
                     queued_at = Instant::now();
                 }
                 continue;
             }
-            match store.send_record(&thread.id, client_id).await? {
+            match state.store().send_record(&thread.id, client_id).await? {
                 Some(r) => match &r.sent {
-                    Some(sent) => {
-                        return Ok(Forwarded::Sent(ChatMessage {
-                            id: sent.id.clone(),
-                            client_id: Some(r.client_id.clone()),
-                            author: lobby_protocol::Author::Guest,
-                            text: r.text.clone(),
-                            at: sent.at.clone(),
-                        }));
-                    }
+                    Some(sent) => return Ok(Forwarded::Sent(super::send::from_record(&r, sent))),
+                    // The sender has it.
                     None if r.owner.as_ref().is_some_and(|o| o.alive_at(crate::cluster::now_ms())) => continue,
                     None => return Ok(Forwarded::Lapsed),
                 },
+                // Mews refused it and its sender forgot it.
                 None => {
                     return Err(Error::Upstream(MewsError::Rejected {
                         status: 400,
@@ -157,8 +172,12 @@ pub async fn via_sender(
     outcome
 }
 
-async fn queue(state: &AppState, tc: &TokenCluster, job: &Job) -> Result<(), Error> {
-    tc.queue.push(job).await.map_err(|e| Error::Store(crate::store::StoreError(format!("redis: queue: {e}"))))?;
+/// Marks the send queued and pushes its job, then wakes the token's sender. `false`: the send is
+/// no longer this instance's (done, or the sender already has it).
+async fn queue(state: &AppState, tc: &TokenCluster, job: &Job, recheck_since: Option<i64>) -> Result<bool, Error> {
+    if !tc.queue.push(job, &state.claim_owner(), recheck_since).await? {
+        return Ok(false);
+    }
     if let Some(bus) = state.bus() {
         let token = state.property(&job.property).and_then(|p| state.token_of(&p.upstream)).map(|t| t.tag.clone());
         if let Some(token) = token
@@ -167,7 +186,8 @@ async fn queue(state: &AppState, tc: &TokenCluster, job: &Job) -> Result<(), Err
             tracing::debug!(error = %e, "could not wake the token's sender; it looks within a second");
         }
     }
-    Ok(())
+    tc.queued.notify_one(); // this instance may hold the lease by now
+    Ok(true)
 }
 
 /// The token's sender (cluster mode): while this instance holds the token's lease, takes the
@@ -189,19 +209,22 @@ pub async fn run_sender(state: AppState, tc: TokenCluster, mut shutdown: tokio::
                 continue;
             }
         };
+        let me = state.claim_owner();
         let takes = jobs.into_iter().map(|job| {
-            let state = state.clone();
+            let (state, tc, me) = (state.clone(), tc.clone(), me.clone());
             async move {
-                let owner = state.claim_owner();
-                match state
-                    .store()
-                    .hand_over_send(&job.thread, &job.client_id, &job.origin, owner, crate::cluster::now_ms())
-                    .await
-                {
-                    Ok(true) => Some(job),
-                    Ok(false) => None, // a duplicate, done, or its instance died: not ours to send
+                let Some(property) = state.property(&job.property).cloned() else {
+                    // Left to its instance (which queues it again): every instance needs the same
+                    // properties (README, "Running as a cluster").
+                    tracing::error!(property = %job.property, "a queued send for a property this instance does not have");
+                    return None;
+                };
+                match tc.queue.take_send(&job, &me, crate::cluster::now_ms()).await {
+                    Ok(Some(taken)) => Some((job, property, taken)),
+                    Ok(None) => None, // a duplicate, done, or its instance died: not ours to send
                     Err(e) => {
-                        // Unknown whether we own it: not sent; its instance queues it again.
+                        // Unknown whether we own it: not sent here; its instance queues it again
+                        // or, if it is ours after all, claims it again once the lease lapsed.
                         tracing::warn!(error = %e, "could not take a queued send over");
                         None
                     }
@@ -209,11 +232,18 @@ pub async fn run_sender(state: AppState, tc: TokenCluster, mut shutdown: tokio::
             }
         });
         // In queue order, so each guest's messages keep theirs in the batch.
-        for job in futures::future::join_all(takes).await.into_iter().flatten() {
-            let Some(property) = state.property(&job.property).cloned() else { continue };
+        for (job, property, taken) in futures::future::join_all(takes).await.into_iter().flatten() {
+            state.metrics().sends_taken.fetch_add(1, Ordering::Relaxed);
+            let recheck_since = taken.recheck_since.and_then(|s| Timestamp::from_second(s).ok());
+            if job.origin == me.instance {
+                // Our own job (we became the sender while it waited): its waiting send sends it.
+                if !state.forwarded().answer(&job.thread, &job.client_id, Answer::SendHere { recheck_since }) {
+                    tracing::warn!("took back a queued send nobody here waits for; a retry claims it again");
+                }
+                continue;
+            }
             let thread = state.hub().thread(&property.config.id, &job.thread);
-            let recheck_since = job.recheck_since.and_then(|s| Timestamp::from_second(s).ok());
-            super::send::send_taken(&state, &property, thread, &job.client_id, &job.text, recheck_since);
+            super::send::send_taken(&state, &property, thread, &job.client_id, &taken.record.text, recheck_since);
         }
     }
 }
@@ -227,6 +257,10 @@ mod tests {
         let w = Waiting::default();
         let mut a = w.wait("t1", "c1");
         let mut b = w.wait("t1", "c2");
+        let sent = |a: &mut oneshot::Receiver<Answer>| match a.try_recv() {
+            Ok(Answer::Sent(m)) => Some(m.id),
+            _ => None,
+        };
         let m = Message {
             id: "m1".into(),
             message_thread_id: "t1".into(),
@@ -235,8 +269,8 @@ mod tests {
             created_utc: Timestamp::now(),
         };
         w.arrived("c1", &m);
-        assert_eq!(a.try_recv().unwrap().id, "m1");
-        assert!(b.try_recv().is_err(), "another message's wait goes on");
+        assert_eq!(sent(&mut a).as_deref(), Some("m1"));
+        assert_eq!(sent(&mut b), None, "another message's wait goes on");
         w.arrived("c1", &m); // a note heard twice: nothing waits any more
         w.forget("t1", "c2");
         assert!(w.map().is_empty());

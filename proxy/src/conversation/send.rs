@@ -88,7 +88,7 @@ async fn wait_for_owner(state: &AppState, held: &SendRecord) -> Result<Option<Ch
     }
 }
 
-fn from_record(r: &SendRecord, sent: &Sent) -> ChatMessage {
+pub(super) fn from_record(r: &SendRecord, sent: &Sent) -> ChatMessage {
     ChatMessage {
         id: sent.id.clone(),
         client_id: Some(r.client_id.clone()),
@@ -106,19 +106,21 @@ async fn deliver(
     text: &str,
 ) -> Result<ChatMessage, Error> {
     loop {
-        let (text, recheck_since) = match claim(state, property, thread, client_id, text).await? {
+        let (text, mut recheck_since) = match claim(state, property, thread, client_id, text).await? {
             Claimed::Done(m) => return Ok(m),
             Claimed::Ours { text, recheck_since } => (text, recheck_since),
         };
         thread.touch();
         if let Some(tc) = super::forward::sender_elsewhere(state, property) {
-            match super::forward::via_sender(state, tc, property, thread, client_id, &text, recheck_since).await? {
+            match super::forward::via_sender(state, tc, property, thread, client_id, recheck_since).await? {
                 Forwarded::Sent(m) => {
                     thread.remember_client_id(&m.id, client_id);
                     return Ok(m);
                 }
                 // The sender died holding it: claim again (a takeover, read back first).
                 Forwarded::Lapsed => continue,
+                // This instance became the sender and took the job back.
+                Forwarded::SendHere { recheck_since: since } => recheck_since = since,
             }
         }
         return send_here(state, property, thread, client_id, &text, recheck_since).await;

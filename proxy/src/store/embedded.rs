@@ -177,19 +177,13 @@ impl EmbeddedStore {
         table: TableDefinition<'static, (&'static str, &'static str), &'static [u8]>,
         key: (String, String),
         owner: Owner,
-        from: Option<(String, i64)>,
     ) -> BoxFuture<'static, StoreResult<bool>> {
         self.write(move |tx| {
             let mut t = tx.open_table(table).map_err(err)?;
             let current = t.get((key.0.as_str(), key.1.as_str())).map_err(err)?.map(|v| decode::<T>(v.value()));
             let Some(current) = current else { return Ok(false) };
             let mut record = current?;
-            // Ours, or (a hand-over) `from`'s while its lease is alive.
-            let may = |o: &Owner| {
-                o.instance == owner.instance
-                    || from.as_ref().is_some_and(|(f, now_ms)| o.instance == *f && o.alive_at(*now_ms))
-            };
-            if record.is_done() || !record.owner().is_some_and(may) {
+            if record.is_done() || record.owner().is_none_or(|o| o.instance != owner.instance) {
                 return Ok(false);
             }
             record.set_owner(owner);
@@ -332,18 +326,7 @@ impl Store for EmbeddedStore {
     }
 
     fn renew_send(&self, thread: &str, client_id: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
-        self.renew::<SendRecord>(SENDS, (thread.to_owned(), client_id.to_owned()), owner, None)
-    }
-
-    fn hand_over_send(
-        &self,
-        thread: &str,
-        client_id: &str,
-        from: &str,
-        to: Owner,
-        now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<bool>> {
-        self.renew::<SendRecord>(SENDS, (thread.to_owned(), client_id.to_owned()), to, Some((from.to_owned(), now_ms)))
+        self.renew::<SendRecord>(SENDS, (thread.to_owned(), client_id.to_owned()), owner)
     }
 
     fn send_record(&self, thread: &str, client_id: &str) -> BoxFuture<'_, StoreResult<Option<SendRecord>>> {
@@ -387,7 +370,7 @@ impl Store for EmbeddedStore {
     }
 
     fn renew_start(&self, property: &str, key: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
-        self.renew::<StartRecord>(STARTS, (property.to_owned(), key.to_owned()), owner, None)
+        self.renew::<StartRecord>(STARTS, (property.to_owned(), key.to_owned()), owner)
     }
 
     fn start_record(&self, property: &str, key: &str) -> BoxFuture<'_, StoreResult<Option<StartRecord>>> {
@@ -481,11 +464,6 @@ mod tests {
     #[tokio::test]
     async fn sends_are_claimed_between_instances() {
         conformance::sends_are_claimed_between_instances(open().1).await;
-    }
-
-    #[tokio::test]
-    async fn a_send_is_handed_over_only_from_its_live_owner() {
-        conformance::a_send_is_handed_over_only_from_its_live_owner(open().1).await;
     }
 
     #[tokio::test]

@@ -150,18 +150,6 @@ pub trait Store: Send + Sync + 'static {
     /// owned by `owner.instance`; `false` when it is done, gone, or taken over by another instance
     /// (the caller must then stop working on it).
     fn renew_send(&self, thread: &str, client_id: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>>;
-    /// Hands a pending send from instance `from` to `to` (cluster mode: the token's sender takes
-    /// a send another instance queued for it; see `conversation::forward`): `true` when it is
-    /// pending and owned by `from` with a lease alive at `now_ms` (or already by `to`), and is now
-    /// `to`'s until `to.until_ms`; `false` when it is done, gone, lapsed or someone else's.
-    fn hand_over_send(
-        &self,
-        thread: &str,
-        client_id: &str,
-        from: &str,
-        to: Owner,
-        now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<bool>>;
     /// The send record as stored now (`None`: no such record).
     fn send_record(&self, thread: &str, client_id: &str) -> BoxFuture<'_, StoreResult<Option<SendRecord>>>;
     /// Marks a send as done with the message Mews created.
@@ -383,30 +371,6 @@ pub mod conformance {
             }
         }
         assert!(!store.renew_send("t", "nobody", owner("b", NOW)).await.unwrap(), "no record: nothing to renew");
-    }
-
-    /// A send queued by A for the token's sender B: B takes it while A's lease is alive, then it
-    /// is B's (A's renewals fail, A learns the owner); never once A's lease lapsed, never when
-    /// done, never twice by a third instance.
-    pub async fn a_send_is_handed_over_only_from_its_live_owner(store: SharedStore) {
-        let a = owner("a", NOW + LEASE);
-        store.begin_send(send("t", "c", "hello", 100, &a), NOW).await.unwrap();
-        let b = owner("b", NOW + 2 * LEASE);
-        assert!(!store.hand_over_send("t", "c", "x", b.clone(), NOW).await.unwrap(), "not x's to give");
-        assert!(store.hand_over_send("t", "c", "a", b.clone(), NOW).await.unwrap(), "A's, alive: B takes it");
-        assert_eq!(store.send_record("t", "c").await.unwrap().unwrap().owner, Some(b.clone()));
-        assert!(store.hand_over_send("t", "c", "a", b.clone(), NOW).await.unwrap(), "again: B has it already");
-        assert!(!store.renew_send("t", "c", owner("a", NOW + 3 * LEASE)).await.unwrap(), "A no longer owns it");
-        assert!(!store.hand_over_send("t", "c", "a", owner("c", NOW + LEASE), NOW).await.unwrap(), "B's, not A's");
-        assert!(store.renew_send("t", "c", owner("b", NOW + 3 * LEASE)).await.unwrap(), "B renews like any owner");
-
-        // A's lease lapsed: a retry may have taken it over; nobody takes it from A any more.
-        store.begin_send(send("t", "late", "x", 100, &a), NOW).await.unwrap();
-        assert!(!store.hand_over_send("t", "late", "a", b.clone(), NOW + LEASE + 1).await.unwrap());
-        // Done, or gone: nothing to hand over.
-        store.finish_send("t", "c", Sent { id: "m".into(), at: "x".into() }).await.unwrap();
-        assert!(!store.hand_over_send("t", "c", "b", b.clone(), NOW).await.unwrap());
-        assert!(!store.hand_over_send("t", "nobody", "a", b, NOW).await.unwrap());
     }
 
     /// The same for starts.

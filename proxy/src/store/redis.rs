@@ -11,7 +11,7 @@
 //!
 //! | Key | Type | What |
 //! |---|---|---|
-//! | `P send:{len}:{thread}:{client_id}` | hash | one send: `rec` (the record as first written, JSON), `started`, `thread`, `owner`, `until` (the lease), and once done `sent` (JSON [`Sent`]) and `sent_id` |
+//! | `P send:{len}:{thread}:{client_id}` | hash | one send: `rec` (the record as first written, JSON), `started`, `thread`, `owner`, `until` (the lease), and once done `sent` (JSON [`Sent`]) and `sent_id`; while its owner has queued it for the token's sender, `queued` ([`RedisStore::queue_send`]) |
 //! | `P start:{len}:{property}:{key}` | hash | one start: `rec`, `started`, `owner`, `until`, and once done `done` (the Mews thread id) |
 //! | `P sends:pending`, `P starts:pending` | sorted set | the records not done (members: the key without `P`; score: `started`) |
 //! | `P sends:all`, `P starts:all` | sorted set | every record, by `started`, for [`Store::purge`] |
@@ -111,7 +111,68 @@ impl Bounds {
     }
 }
 
+/// A queued send the token's sender took over ([`RedisStore::take_queued_send`]): the record
+/// as first written, and from when to read Mews back before sending (an earlier attempt may
+/// have reached it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TakenSend {
+    pub record: SendRecord,
+    pub recheck_since: Option<i64>,
+}
+
 impl RedisStore {
+    /// Cluster mode: marks the pending send `owner.instance` owns as queued for the token's
+    /// sender (renewing the lease to `owner.until_ms`), with the time to read Mews back from
+    /// when an earlier attempt may have reached it. `false`: done, gone or not the caller's.
+    /// A takeover ([`Store::begin_send`] answering `TakenOver`) clears the mark, so a job
+    /// queued before it can no longer be taken.
+    pub async fn queue_send(
+        &self,
+        thread: &str,
+        client_id: &str,
+        owner: &Owner,
+        recheck_since: Option<i64>,
+    ) -> StoreResult<bool> {
+        let mut inv = QUEUE_SEND.prepare_invoke();
+        let recheck = recheck_since.map_or_else(|| "-".to_owned(), |s| s.to_string());
+        inv.key(self.key(&send_member(thread, client_id)))
+            .arg(&owner.instance)
+            .arg(owner.until_ms)
+            .arg(TTL_SECS)
+            .arg(recheck);
+        let mut conn = self.conn.clone();
+        let marked: i64 = self.call("queue_send", inv.invoke_async(&mut conn)).await?;
+        Ok(marked == 1)
+    }
+
+    /// Cluster mode: the token's sender takes a queued send over from `from`, atomically: only
+    /// while it is pending, marked queued and owned by `from` with a lease alive at `now_ms`.
+    /// It is then `to`'s (until `to.until_ms`) and no longer queued, so any other copy of the
+    /// job finds nothing to take. `None`: not (or no longer) takeable — a duplicate, done, or
+    /// its instance died or took it back.
+    pub async fn take_queued_send(
+        &self,
+        thread: &str,
+        client_id: &str,
+        from: &str,
+        to: &Owner,
+        now_ms: i64,
+    ) -> StoreResult<Option<TakenSend>> {
+        let mut inv = TAKE_QUEUED_SEND.prepare_invoke();
+        inv.key(self.key(&send_member(thread, client_id)))
+            .arg(from)
+            .arg(&to.instance)
+            .arg(to.until_ms)
+            .arg(now_ms)
+            .arg(TTL_SECS);
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = self.call("take_queued_send", inv.invoke_async(&mut conn)).await?;
+        let [rec, queued] = answer.as_slice() else { return Ok(None) };
+        let mut record: SendRecord = decode(rec)?;
+        record.owner = Some(to.clone());
+        Ok(Some(TakenSend { record, recheck_since: queued.parse().ok() }))
+    }
+
     /// Connects to `url` (`redis://host:port/db`, `rediss://…`) with the production [`Bounds`]
     /// and keeps its records under `prefix`. Fails (within seconds) when Redis cannot be reached.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<RedisStore> {
@@ -236,25 +297,9 @@ impl RedisStore {
         }
     }
 
-    /// Renews `owner`'s lease; with `from` (instance, now ms), also hands the record over from
-    /// `from` while its lease is alive.
-    async fn renew(
-        &self,
-        what: &str,
-        member: String,
-        done: &str,
-        owner: Owner,
-        from: Option<(&str, i64)>,
-    ) -> StoreResult<bool> {
+    async fn renew(&self, what: &str, member: String, done: &str, owner: Owner) -> StoreResult<bool> {
         let mut inv = RENEW.prepare_invoke();
-        let (from, now_ms) = from.unwrap_or(("", 0));
-        inv.key(self.key(&member))
-            .arg(done)
-            .arg(owner.instance)
-            .arg(owner.until_ms)
-            .arg(TTL_SECS)
-            .arg(from)
-            .arg(now_ms);
+        inv.key(self.key(&member)).arg(done).arg(owner.instance).arg(owner.until_ms).arg(TTL_SECS);
         let mut conn = self.conn.clone();
         let renewed: i64 = self.call(what, inv.invoke_async(&mut conn)).await?;
         Ok(renewed == 1)
@@ -510,25 +555,54 @@ if owner ~= '' and owner ~= ARGV[4] and tonumber(lease) and tonumber(lease) > to
   return {'held', rec, '', owner, lease}
 end
 redis.call('HSET', key, 'owner', ARGV[4], 'until', ARGV[5])
+redis.call('HDEL', key, 'queued')
 redis.call('EXPIRE', key, ARGV[7])
 return {'taken', rec, '', ARGV[4], ARGV[5]}
 ",
     )
 });
 
-/// Extends a pending record's lease if the instance owns it, or hands it over to the instance
-/// from `from` while `from`'s lease is alive. KEYS: record. ARGV: the done field, instance, until
-/// (ms), TTL (s), from (`''`: no hand-over), now (ms). Answers 1 or 0.
+/// Extends a pending record's lease if the instance owns it. KEYS: record. ARGV: the done field,
+/// instance, until (ms), TTL (s). Answers 1 or 0.
 static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local f = redis.call('HMGET', KEYS[1], ARGV[1], 'owner', 'until')
-if f[1] or not f[2] then return 0 end
-local from_alive = ARGV[5] ~= '' and f[2] == ARGV[5] and tonumber(f[3]) and tonumber(f[3]) > tonumber(ARGV[6])
-if f[2] ~= ARGV[2] and not from_alive then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'until', ARGV[3])
+local f = redis.call('HMGET', KEYS[1], ARGV[1], 'owner')
+if f[1] or f[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'until', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
+",
+    )
+});
+
+/// Marks a pending send its instance owns as queued for the token's sender. KEYS: record. ARGV:
+/// instance, until (ms), TTL (s), what to read back from (`-` or Unix s). Answers 1 or 0.
+static QUEUE_SEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local f = redis.call('HMGET', KEYS[1], 'sent', 'owner')
+if f[1] or f[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'until', ARGV[2], 'queued', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+",
+    )
+});
+
+/// Takes a queued send over from its live owner. KEYS: record. ARGV: from, to, until (ms), now
+/// (ms), TTL (s). Answers `{rec, queued}` or `{}`.
+static TAKE_QUEUED_SEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local f = redis.call('HMGET', KEYS[1], 'sent', 'owner', 'until', 'queued', 'rec')
+if f[1] or not f[4] or f[2] ~= ARGV[1] or not tonumber(f[3]) or tonumber(f[3]) <= tonumber(ARGV[4]) then
+  return {}
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'until', ARGV[3])
+redis.call('HDEL', KEYS[1], 'queued')
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {f[5], f[4]}
 ",
     )
 });
@@ -617,19 +691,7 @@ impl Store for RedisStore {
 
     fn renew_send(&self, thread: &str, client_id: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
         let member = send_member(thread, client_id);
-        async move { self.renew("renew_send", member, SendRecord::DONE, owner, None).await }.boxed()
-    }
-
-    fn hand_over_send(
-        &self,
-        thread: &str,
-        client_id: &str,
-        from: &str,
-        to: Owner,
-        now_ms: i64,
-    ) -> BoxFuture<'_, StoreResult<bool>> {
-        let (member, from) = (send_member(thread, client_id), from.to_owned());
-        async move { self.renew("hand_over_send", member, SendRecord::DONE, to, Some((&from, now_ms))).await }.boxed()
+        async move { self.renew("renew_send", member, SendRecord::DONE, owner).await }.boxed()
     }
 
     fn send_record(&self, thread: &str, client_id: &str) -> BoxFuture<'_, StoreResult<Option<SendRecord>>> {
@@ -702,7 +764,7 @@ impl Store for RedisStore {
 
     fn renew_start(&self, property: &str, key: &str, owner: Owner) -> BoxFuture<'_, StoreResult<bool>> {
         let member = start_member(property, key);
-        async move { self.renew("renew_start", member, StartRecord::DONE, owner, None).await }.boxed()
+        async move { self.renew("renew_start", member, StartRecord::DONE, owner).await }.boxed()
     }
 
     fn start_record(&self, property: &str, key: &str) -> BoxFuture<'_, StoreResult<Option<StartRecord>>> {
@@ -803,15 +865,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_send_is_handed_over_only_from_its_live_owner() {
-        let redis = RedisServer::start();
-        conformance::a_send_is_handed_over_only_from_its_live_owner(store(&redis, DEFAULT_PREFIX).await).await;
-    }
-
-    #[tokio::test]
     async fn starts_are_claimed_between_instances() {
         let redis = RedisServer::start();
         conformance::starts_are_claimed_between_instances(store(&redis, DEFAULT_PREFIX).await).await;
+    }
+
+    /// A send queued by A for the token's sender B: B takes it once, while A's lease is alive and
+    /// it is marked queued; never once A's lease lapsed, never after a takeover cleared the mark
+    /// (a job queued before it), never when done.
+    #[tokio::test]
+    async fn a_queued_send_is_taken_once_from_its_live_owner() {
+        let redis = RedisServer::start();
+        let store = store(&redis, DEFAULT_PREFIX).await;
+        const NOW: i64 = 1_764_500_000_000;
+        let (a, b) = (conformance::owner("a", NOW + 30_000), conformance::owner("b", NOW + 60_000));
+        let r = SendRecord { owner: Some(a.clone()), ..pending("c", 100) };
+        store.begin_send(r.clone(), NOW).await.unwrap();
+        assert_eq!(store.take_queued_send("t", "c", "a", &b, NOW).await.unwrap(), None, "not queued yet");
+        assert!(!store.queue_send("t", "c", &b, None).await.unwrap(), "only its owner queues it");
+        assert!(store.queue_send("t", "c", &a, Some(90)).await.unwrap());
+        assert_eq!(store.take_queued_send("t", "c", "x", &b, NOW).await.unwrap(), None, "not x's to give");
+        let taken = store.take_queued_send("t", "c", "a", &b, NOW).await.unwrap().expect("taken");
+        assert_eq!(taken.recheck_since, Some(90));
+        assert_eq!((taken.record.text.as_str(), taken.record.owner.as_ref()), (r.text.as_str(), Some(&b)));
+        assert_eq!(store.send_record("t", "c").await.unwrap().unwrap().owner, Some(b.clone()));
+        assert_eq!(store.take_queued_send("t", "c", "a", &b, NOW).await.unwrap(), None, "a second copy: nothing");
+        assert!(!store.renew_send("t", "c", a.clone()).await.unwrap(), "A no longer owns it");
+
+        // Queued, then A's lease lapsed: not taken (a retry may have taken it over).
+        store.begin_send(SendRecord { owner: Some(a.clone()), ..pending("late", 100) }, NOW).await.unwrap();
+        assert!(store.queue_send("t", "late", &a, None).await.unwrap());
+        assert_eq!(store.take_queued_send("t", "late", "a", &b, NOW + 30_001).await.unwrap(), None);
+        // Taken over by A again (claimed anew): the old job can no longer be taken…
+        let again = SendRecord { owner: Some(conformance::owner("a", NOW + 90_000)), ..pending("late", 100) };
+        assert!(matches!(store.begin_send(again, NOW + 40_000).await.unwrap(), Claim::TakenOver(_)));
+        assert_eq!(store.take_queued_send("t", "late", "a", &b, NOW + 40_000).await.unwrap(), None);
+        // …until A queues it again, now to be read back first.
+        assert!(store.queue_send("t", "late", &conformance::owner("a", NOW + 90_000), Some(100)).await.unwrap());
+        let taken = store.take_queued_send("t", "late", "a", &b, NOW + 40_000).await.unwrap().expect("taken");
+        assert_eq!(taken.recheck_since, Some(100));
+        // Done: nothing to queue or take.
+        store.finish_send("t", "late", Sent { id: "m".into(), at: "x".into() }).await.unwrap();
+        assert!(!store.queue_send("t", "late", &b, None).await.unwrap());
+        assert_eq!(store.take_queued_send("t", "late", "b", &b, NOW).await.unwrap(), None);
     }
 
     /// Two store objects, two connections, one Redis: the case of two instances.

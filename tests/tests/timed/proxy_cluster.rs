@@ -34,12 +34,10 @@ async fn three_instances_a_hundred_guests_round_robin_stay_inside_one_budget() {
         r.reply_p95,
         r.send_p95
     );
-    // Replies as fast as one instance's; sends within 10 s: the 100 conversations opened first
-    // take 100 of the 120 write slots of the window, and each instance batches its own guests'
-    // messages, pacing by its share of what is left (one instance: p95 ~1 s; three: ~6 s here).
-    // `make bench` runs the full shape with the 5 s bound (not met yet; README, Running as a cluster).
-    assert!(r.reply_p95 <= cluster::SLOW_MS, "staff reply p95 {} ms", r.reply_p95);
-    assert!(r.send_p95 <= 2 * cluster::SLOW_MS, "send round trip p95 {} ms", r.send_p95);
+    // The same bounds as `make bench`'s full shape: the 100 conversations opened first take 100
+    // of the 120 write slots of the window, and the token's one sender paces the cluster's
+    // messages by what is left (about 2 s p95 here; with a batcher per instance it was ~6 s).
+    r.assert_guests_wait_little();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
