@@ -250,7 +250,124 @@ pub async fn run_sender(state: AppState, tc: TokenCluster, mut shutdown: tokio::
 
 #[cfg(test)]
 mod tests {
+    use lobby_test_redis::RedisServer;
+
     use super::*;
+    use crate::{cluster::tests_support::connect, conversation::send, mews::in_process::InProcessMews};
+
+    /// Two instances of a cluster on one Redis and one simulator; `a` holds the token's lease
+    /// and runs its sender; both listen to the bus. Returns them and the thread of a conversation.
+    async fn two_instances(mews: &InProcessMews, redis: &RedisServer) -> (AppState, AppState, String) {
+        let (a, b) =
+            (mews.cluster_state(connect(redis, "fwd:").await), mews.cluster_state(connect(redis, "fwd:").await));
+        for s in [&a, &b] {
+            s.set_recovered();
+            tokio::spawn(crate::relay::fanout::run(s.clone()));
+        }
+        let ta = token(&a);
+        assert!(ta.lease.hold(crate::cluster::now_ms()).await.unwrap());
+        ta.holding.store(true, Ordering::Release);
+        tokio::spawn(run_sender(a.clone(), ta, a.shutdown_signal()));
+        let reference = crate::conversation::start::new_reference();
+        let up = &a.property("hotel").unwrap().upstream;
+        let thread = up.add_thread("Ann", &format!("Chat · #{reference}"), &reference, Timestamp::now()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await; // the bus subscriptions
+        (a, b, thread.id)
+    }
+
+    fn token(s: &AppState) -> TokenCluster {
+        s.tokens()[0].cluster.clone().expect("cluster mode")
+    }
+
+    async fn send(s: &AppState, thread: &str, client_id: &str, text: &str) -> Result<ChatMessage, Error> {
+        let p = s.property("hotel").unwrap().clone();
+        send::send(s, &p, s.hub().thread("hotel", thread), client_id, text).await
+    }
+
+    fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn messages_received_without_the_lease_are_sent_by_the_holder_once_with_its_own() {
+        let (mews, redis) = (InProcessMews::default(), RedisServer::start());
+        let (a, b, thread) = two_instances(&mews, &redis).await;
+        let texts = ["from b 1", "from a", "from b 2"];
+        let (b1, on_a, b2) = tokio::join!(
+            send(&b, &thread, "c1", texts[0]),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                send(&a, &thread, "c2", texts[1]).await
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                send(&b, &thread, "c3", texts[2]).await
+            },
+        );
+        let in_mews = mews.texts(&thread).await;
+        assert_eq!(in_mews.len(), 3, "each once: {in_mews:?}");
+        for m in [b1.unwrap(), on_a.unwrap(), b2.unwrap()] {
+            assert!(in_mews.contains(&m.text), "{m:?}");
+        }
+        assert_eq!(count(&b.metrics().sends_queued), 2, "b queued its two");
+        assert_eq!(count(&a.metrics().sends_taken), 2, "the holder took them");
+        assert_eq!(count(&b.metrics().guest_messages), 0, "b sent nothing itself");
+        assert_eq!(count(&a.metrics().guest_messages), 3, "the holder sent all three");
+        // A retry of a queued message on either instance: the same message, not a second one.
+        let again = send(&a, &thread, "c1", texts[0]).await.unwrap();
+        assert_eq!(again.text, texts[0]);
+        assert_eq!(mews.texts(&thread).await.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_instance_that_becomes_the_sender_while_its_message_waits_sends_it_itself() {
+        let (mews, redis) = (InProcessMews::default(), RedisServer::start());
+        let (a, b, thread) = two_instances(&mews, &redis).await;
+        // a stops sending (as if its lease moved on before it took the job), b gets the lease.
+        a.begin_shutdown();
+        token(&a).holding.store(false, Ordering::Release);
+        let waiting = tokio::spawn({
+            let (b, thread) = (b.clone(), thread.clone());
+            async move { send(&b, &thread, "c1", "queued, then sent here").await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(mews.texts(&thread).await.is_empty(), "queued, nobody sends yet");
+        let tb = token(&b);
+        token(&a).lease.release().await.unwrap();
+        assert!(tb.lease.hold(crate::cluster::now_ms()).await.unwrap());
+        tb.holding.store(true, Ordering::Release);
+        tokio::spawn(run_sender(b.clone(), tb, b.shutdown_signal()));
+        let m = waiting.await.unwrap().unwrap();
+        assert_eq!(mews.texts(&thread).await, [m.text], "sent once, by b");
+        assert_eq!(count(&b.metrics().guest_messages), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sender_that_dies_holding_a_message_leaves_it_to_be_read_back_and_sent_once() {
+        let (mews, redis) = (InProcessMews::default(), RedisServer::start());
+        let (a, b, thread) = two_instances(&mews, &redis).await;
+        a.begin_shutdown(); // a's sender stops: its "death" is played by hand below
+        let ta = token(&a);
+        ta.holding.store(false, Ordering::Release);
+        let waiting = tokio::spawn({
+            let (b, thread) = (b.clone(), thread.clone());
+            async move { send(&b, &thread, "c1", "taken by a dying sender").await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // a takes the job over with a short lease and dies before sending it.
+        let jobs = ta.queue.take(10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        let dying =
+            crate::store::Owner { instance: a.claim_owner().instance, until_ms: crate::cluster::now_ms() + 500 };
+        assert!(ta.queue.take_send(&jobs[0], &dying, crate::cluster::now_ms()).await.unwrap().is_some());
+        // b is the sender now; its waiting send sees a's claim lapse, claims it again and reads back.
+        let tb = token(&b);
+        tb.holding.store(true, Ordering::Release);
+        let reads_before = mews.requests("messages/getAll").await.0;
+        let m = waiting.await.unwrap().unwrap();
+        assert_eq!(mews.texts(&thread).await, [m.text], "sent once");
+        assert!(mews.requests("messages/getAll").await.0 > reads_before, "read back before sending");
+    }
 
     #[test]
     fn a_sent_note_answers_only_its_own_wait() {

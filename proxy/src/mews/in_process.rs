@@ -71,6 +71,22 @@ impl InProcessMews {
     /// A proxy state with one property, `hotel` (allowed origin `https://hotel.example`), whose
     /// Mews is this simulator, with the demo tokens of [`InProcessMews::client`].
     pub fn app_state(&self) -> crate::AppState {
+        let store = Arc::new(crate::store::embedded::EmbeddedStore::in_memory().expect("in-memory store"));
+        self.state_with(store, None)
+    }
+
+    /// One instance of a cluster on `cluster`'s Redis (its store there), with this simulator as
+    /// its Mews; its background tasks (poller, sender, bus) are the test's to start.
+    pub fn cluster_state(&self, cluster: crate::cluster::Cluster) -> crate::AppState {
+        let store = Arc::new(crate::store::redis::RedisStore::from_manager(cluster.redis.clone(), &cluster.prefix));
+        self.state_with(store, Some(cluster))
+    }
+
+    fn state_with(
+        &self,
+        store: crate::store::SharedStore,
+        cluster: Option<crate::cluster::Cluster>,
+    ) -> crate::AppState {
         let (_, client_token, access_token, _) = demo::TOKEN_SETS[0];
         let env = move |k: &str| match k {
             "SESSION" => Some("s".repeat(40)),
@@ -91,10 +107,8 @@ impl InProcessMews {
         "#;
         let config = crate::Config::parse(Some(toml), &env).expect("config parses");
         let mews = self.clone();
-        let store = Arc::new(crate::store::embedded::EmbeddedStore::in_memory().expect("in-memory store"));
-        let state = crate::AppState::with_parts(config, crate::assets::Assets::embedded(), store, move |_| {
-            Arc::new(mews.clone())
-        });
+        let transport = move |_: &crate::config::PropertyConfig| -> Arc<dyn Transport> { Arc::new(mews.clone()) };
+        let state = crate::AppState::build(config, crate::assets::Assets::embedded(), store, transport, cluster);
         state.set_recovered(); // nothing was left pending by an earlier process
         state
     }
