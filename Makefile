@@ -62,9 +62,26 @@ unit:
 
 # The tests that measure time (tests/tests/main.rs), one at a time, figures printed.
 # The same packages as `unit` (not `-p lobby-e2e`), so features unify the same way and nothing is
-# compiled again for this phase.
+# compiled again for this phase. The ones in TIMED_ASIDE assert counts and outcomes with wide
+# bounds (Mews requests per window; nothing lost or doubled around a frozen Redis; slots freed a
+# window after a burst) and mostly wait for the clock: they run one at a time beside the others,
+# whose latency bounds keep a core to themselves, and their output follows. Measured on 2 cores:
+# the phase takes 3 min instead of 5 min 45 s.
+TIMED_ASIDE := timed::proxy_cost:: timed::proxy_cluster::redis_unreachable timed::proxy_cluster::after_a_burst
+TIMED_RUN := $(LINTED) cargo test -q --workspace --exclude lobby-widget --test e2e --
 timed:
-	$(LINTED) cargo test -q --workspace --exclude lobby-widget --test e2e -- timed:: --test-threads=1 --nocapture
+	$(LINTED) cargo test -q --workspace --exclude lobby-widget --test e2e --no-run
+	aside_log=$$(mktemp)
+	$(TIMED_RUN) $(TIMED_ASIDE) --test-threads=1 --nocapture >"$$aside_log" 2>&1 &
+	aside=$$!
+	main=0
+	$(TIMED_RUN) timed:: $(addprefix --skip ,$(TIMED_ASIDE)) --test-threads=1 --nocapture || main=$$?
+	beside=0
+	wait $$aside || beside=$$?
+	echo "-- run beside them: $(TIMED_ASIDE) --"
+	cat "$$aside_log"
+	rm -f "$$aside_log"
+	[ "$$main" = 0 ] && [ "$$beside" = 0 ]
 
 # The widget's own tests, in headless Chromium through wasm-bindgen-test-runner (which rejects -q),
 # built with the profile `wasm-test` (Cargo.toml: no debug info; cold, 73 s instead of 189 s).
