@@ -193,17 +193,24 @@ async fn queue(state: &AppState, tc: &TokenCluster, job: &Job, recheck_since: Op
 /// The token's sender (cluster mode): while this instance holds the token's lease, takes the
 /// queued jobs, takes each send's claim over and sends it through this instance's batcher.
 pub async fn run_sender(state: AppState, tc: TokenCluster, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut more = false;
     loop {
-        tokio::select! {
-            _ = tc.queued.notified() => {}
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
-            _ = shutdown.changed() => return,
+        if !more {
+            tokio::select! {
+                _ = tc.queued.notified() => {}
+                _ = tokio::time::sleep(LOOK_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
         }
+        more = false;
         if !tc.holding() {
             continue;
         }
         let jobs = match tc.queue.take(TAKE_AT_ONCE).await {
-            Ok(jobs) => jobs,
+            Ok(jobs) => {
+                more = jobs.len() == TAKE_AT_ONCE; // a full take: look again at once
+                jobs
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the send queue");
                 continue;
@@ -223,8 +230,9 @@ pub async fn run_sender(state: AppState, tc: TokenCluster, mut shutdown: tokio::
                     Ok(Some(taken)) => Some((job, property, taken)),
                     Ok(None) => None, // a duplicate, done, or its instance died: not ours to send
                     Err(e) => {
-                        // Unknown whether we own it: not sent here; its instance queues it again
-                        // or, if it is ours after all, claims it again once the lease lapsed.
+                        // Unknown whether the take went through: not sent here. If it did not, its
+                        // instance queues it again; if it did, its instance claims it again once
+                        // this lease lapsed (and reads Mews back first).
                         tracing::warn!(error = %e, "could not take a queued send over");
                         None
                     }
