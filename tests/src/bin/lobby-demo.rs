@@ -52,9 +52,15 @@ async fn main() {
     println!("  Open the hotel page, click the chat button and write; answer from the staff console.");
     println!("  \"I have a booking\": try 1001 + Müller, 4123.456.789 + Muller (Booking.com number), or");
     println!("  room 101 + Dvořák (in-house); the demo stays are in mews-sim/src/guests.rs.");
-    println!("  Ctrl-C stops everything.");
+    println!("  Ctrl-C (or SIGTERM) stops everything.");
     println!();
-    let _ = tokio::signal::ctrl_c().await;
+    // SIGTERM too (a script's `kill`, a terminal closed): the demo's own Redis and instances are
+    // children that only `stop` ends.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
     println!("stopping…");
     stack.stop().await;
     drop(cluster);
