@@ -1,10 +1,11 @@
 //! Cluster mode, failures (issue 12): three real `lobby` processes on one real Redis, guests'
-//! requests spread round-robin over them (`lobby_e2e::cluster`). An instance killed with SIGKILL
-//! in the middle of sends, and Redis restarted (append-only file on) during traffic: what guests
-//! saw acknowledged is in Mews once, what they retried (on the next instance, with the same
-//! `client_id`, as the widget's outbox does) ends up once, in order, and staff replies keep
-//! reaching every guest. The timed ones (load, a killed lease holder, Redis unreachable for 10 s,
-//! the side-by-side figures) are in `timed/proxy_cluster.rs`.
+//! requests spread round-robin over them (`lobby_e2e::cluster`). The token's sender (the instance
+//! that sends every instance's messages) killed with SIGKILL in the middle of sends, and Redis
+//! restarted (append-only file on) during traffic: what guests saw acknowledged is in Mews once,
+//! what they retried (on the next instance, with the same `client_id`, as the widget's outbox
+//! does) ends up once, in order, and staff replies keep reaching every guest. The timed ones
+//! (load, a killed lease holder, Redis unreachable for 10 s, a burst) are in
+//! `timed/proxy_cluster.rs`; the side-by-side figures are `lobby-bench cluster`.
 
 use std::{
     sync::{
