@@ -69,6 +69,9 @@ pub async fn serve(
         pollers.push(supervise::spawn_supervised("cluster fan-out", &state, relay::fanout::run(state.clone())));
         let heartbeat = cluster::limits::SharedLimits::new(cluster).keep_alive();
         pollers.push(supervise::spawn_supervised("cluster heartbeat", &state, heartbeat));
+        if let Some(share) = state.lease_share().cloned() {
+            pollers.push(supervise::spawn_supervised("lease registry", &state, share.keep_registered()));
+        }
     }
     pollers.push(supervise::spawn_supervised("recovery", &state, conversation::recovery::run(state.clone())));
     let sweeper_state = state.clone();

@@ -10,7 +10,13 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
 use crate::cluster::{
-    Cluster, budget::SharedBudget, bus::Bus, lease::Lease, limits::SharedLimits, live::LiveThreads, sendq::SendQueue,
+    Cluster,
+    budget::SharedBudget,
+    bus::Bus,
+    lease::{Lease, LeaseShare},
+    limits::SharedLimits,
+    live::LiveThreads,
+    sendq::SendQueue,
     token_tag,
 };
 use crate::{
@@ -101,6 +107,8 @@ struct Inner {
     server: ServerLimits,
     client_addresses: ClientAddressConfig,
     identify: crate::identify::Identify,
+    /// Cluster mode: this instance's share of the tokens' leases.
+    lease_share: Option<LeaseShare>,
 }
 
 impl AppState {
@@ -203,6 +211,7 @@ impl AppState {
             let upstream = tokens[i].upstream.clone();
             properties.insert(id, Arc::new(Property { config: p, upstream }));
         }
+        let lease_share = cluster.as_ref().map(|c| LeaseShare::new(c, tokens.len()));
         let guard = match &cluster {
             None => RateGuard::new(config.guest_limits),
             Some(c) => RateGuard::shared(config.guest_limits, SharedLimits::new(c)),
@@ -237,6 +246,7 @@ impl AppState {
                 server: config.server,
                 client_addresses: config.client_addresses,
                 identify: crate::identify::Identify::new(config.guest_limits.identify_budget),
+                lease_share,
             }),
         }
     }
@@ -311,6 +321,11 @@ impl AppState {
 
     pub fn sends(&self) -> &Sends {
         &self.inner.sends
+    }
+
+    /// Cluster mode: this instance's share of the tokens' leases.
+    pub fn lease_share(&self) -> Option<&LeaseShare> {
+        self.inner.lease_share.as_ref()
     }
 
     /// Cluster mode: this instance's sends waiting for the token's sender.

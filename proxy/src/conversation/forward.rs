@@ -341,7 +341,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(mews.texts(&thread).await.is_empty(), "queued, nobody sends yet");
         let tb = token(&b);
-        token(&a).lease.release().await.unwrap();
+        token(&a).lease.release(crate::cluster::now_ms()).await.unwrap();
         assert!(tb.lease.hold(crate::cluster::now_ms()).await.unwrap());
         tb.holding.store(true, Ordering::Release);
         tokio::spawn(run_sender(b.clone(), tb, b.shutdown_signal()));

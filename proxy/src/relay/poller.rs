@@ -123,7 +123,7 @@ pub async fn run_clustered(
             _ = shutdown.changed() => {
                 if holding {
                     cluster.holding.store(false, std::sync::atomic::Ordering::Release);
-                    let _ = cluster.lease.release().await;
+                    let _ = cluster.lease.release(crate::cluster::now_ms()).await;
                 }
                 return;
             }
@@ -147,7 +147,21 @@ pub async fn run_clustered(
             }
         }
         let was_holding = holding;
-        holding = match cluster.lease.hold(now_ms).await {
+        let share = state.lease_share();
+        // More leases here than this instance's share (an instance joined): this one is given
+        // up, and an instance below its share takes it at its next poll.
+        if holding && share.is_some_and(|s| s.give_up_one()) {
+            holding = false;
+            cluster.holding.store(false, std::sync::atomic::Ordering::Release);
+            state.metrics().leases_held.fetch_add(-1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("poller lease given up: this instance holds more than its share");
+            if let Err(e) = cluster.lease.release(crate::cluster::now_ms()).await {
+                tracing::warn!(error = %e, "could not release the poller lease; it lapses");
+            }
+            continue;
+        }
+        let grace = if holding { Duration::ZERO } else { share.map_or(Duration::ZERO, |s| s.grace()) };
+        holding = match cluster.lease.hold_with_grace(now_ms, grace).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %e, "could not reach the poller lease in Redis");
@@ -156,6 +170,9 @@ pub async fn run_clustered(
         };
         cluster.holding.store(holding, std::sync::atomic::Ordering::Release);
         if holding != was_holding {
+            if let Some(s) = share {
+                s.changed(holding);
+            }
             tracing::info!(holding, "poller lease changed hands");
             state.metrics().leases_held.fetch_add(if holding { 1 } else { -1 }, std::sync::atomic::Ordering::Relaxed);
         }
