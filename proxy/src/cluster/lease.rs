@@ -34,8 +34,9 @@ use super::Cluster;
 pub const LEASE_FOR: Duration = Duration::from_secs(3);
 
 /// How long a free lease waits for an instance below its fair share before one at or above
-/// it takes the lease (two polls).
-pub const SPREAD_GRACE: Duration = Duration::from_secs(2);
+/// it takes the lease: one poll (each instance asks once a second). It is also what a dead
+/// holder's leases wait beyond their lapse when every survivor is at its share (3 s + 1 s).
+pub const SPREAD_GRACE: Duration = Duration::from_secs(1);
 
 /// How long an instance's entry in the instance registry lasts without renewal.
 const INSTANCE_FOR_MS: i64 = 6_000;
