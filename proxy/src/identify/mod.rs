@@ -277,6 +277,23 @@ fn display_name(stay: &stay::Stay) -> String {
 
 const TOPIC: &str = "Website chat";
 
+/// What both flows check first: the feature is on for the property, the input is valid, and the
+/// attempt is within the limits of `attempt` (the widget's or the conversation's) and the address.
+async fn admit(
+    state: &AppState,
+    property: &Property,
+    req: &FindBooking,
+    attempt: &str,
+    ip: std::net::IpAddr,
+) -> Result<Input, Error> {
+    if !property.config.booking.enabled {
+        return Err(Error::NotFound);
+    }
+    let input = validate(req)?;
+    state.guard().admit_identify(attempt, ip).await?;
+    Ok(input)
+}
+
 /// Before a conversation exists: a verified stay resumes the conversation linked to it, or opens
 /// one whose `Subject` carries the stay.
 pub async fn before_conversation(
@@ -287,11 +304,7 @@ pub async fn before_conversation(
     ip: std::net::IpAddr,
 ) -> Result<BookingAnswer, Error> {
     let since = Instant::now();
-    if !property.config.booking.enabled {
-        return Err(Error::NotFound);
-    }
-    let input = validate(req)?;
-    state.guard().admit_identify(&format!("k:{}:{attempt_key}", property.config.id), ip).await?;
+    let input = admit(state, property, req, &format!("k:{}:{attempt_key}", property.config.id), ip).await?;
     padded(since, async {
         let Some(stay) = state.identify().find(property, &input).await? else { return Err(Error::NotFound) };
         let id = &property.config.id;
@@ -359,11 +372,7 @@ pub async fn in_conversation(
     ip: std::net::IpAddr,
 ) -> Result<BookingAnswer, Error> {
     let since = Instant::now();
-    if !property.config.booking.enabled {
-        return Err(Error::NotFound);
-    }
-    let input = validate(req)?;
-    state.guard().admit_identify(&format!("t:{}", claims.t), ip).await?;
+    let input = admit(state, property, req, &format!("t:{}", claims.t), ip).await?;
     padded(since, async {
         let Some(stay) = state.identify().find(property, &input).await? else { return Err(Error::NotFound) };
         let id = &property.config.id;
