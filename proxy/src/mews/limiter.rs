@@ -126,36 +126,27 @@ impl Drop for LocalSlot<'_> {
     }
 }
 
-/// A write the cluster refused, counted in `refused_writes` while it waits.
-struct RefusedWrite<'a>(&'a Limiter);
+/// Counts one waiter in `count` for as long as it exists (a waiting write in `writers_waiting`,
+/// a write the cluster refused in `refused_writes`); `wake_last` is notified when the last one
+/// goes (reads wait for the waiting writes).
+struct Counted<'a> {
+    count: &'a AtomicUsize,
+    wake_last: Option<&'a tokio::sync::Notify>,
+}
 
-impl<'a> RefusedWrite<'a> {
-    fn new(limiter: &'a Limiter) -> Self {
-        limiter.refused_writes.fetch_add(1, Ordering::AcqRel);
-        Self(limiter)
+impl<'a> Counted<'a> {
+    fn new(count: &'a AtomicUsize, wake_last: Option<&'a tokio::sync::Notify>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self { count, wake_last }
     }
 }
 
-impl Drop for RefusedWrite<'_> {
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        self.0.refused_writes.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Counts a waiting write for as long as it exists; reads are woken when the last one is served.
-struct WriterWaiting<'a>(&'a Limiter);
-
-impl<'a> WriterWaiting<'a> {
-    fn new(limiter: &'a Limiter) -> Self {
-        limiter.writers_waiting.fetch_add(1, Ordering::AcqRel);
-        Self(limiter)
-    }
-}
-
-impl Drop for WriterWaiting<'_> {
-    fn drop(&mut self) {
-        if self.0.writers_waiting.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.completed.notify_waiters();
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(wake) = self.wake_last
+        {
+            wake.notify_waiters();
         }
     }
 }
@@ -218,9 +209,9 @@ impl Limiter {
     /// Waits until one more request of `lane` fits in the budget; hold the permit until its
     /// answer is in.
     pub async fn acquire(&self, lane: Lane) -> Permit<'_> {
-        let _waiting = (lane == Lane::Write).then(|| WriterWaiting::new(self));
+        let _waiting = (lane == Lane::Write).then(|| Counted::new(&self.writers_waiting, Some(&self.completed)));
         // Set once the cluster refused this write; counted in `refused_writes` until it ends.
-        let mut refused: Option<RefusedWrite<'_>> = None;
+        let mut refused: Option<Counted<'_>> = None;
         let _turn = match lane {
             Lane::Write => self.write_turn.lock().await,
             Lane::Read => self.read_turn.lock().await,
@@ -291,7 +282,7 @@ impl Limiter {
                         Ok(Take::Wait { ms, .. }) => {
                             drop(slot);
                             if lane == Lane::Write && refused.is_none() {
-                                refused = Some(RefusedWrite::new(self));
+                                refused = Some(Counted::new(&self.refused_writes, None));
                             }
                             // Other instances' slots free without telling us: look again soon.
                             Some(Instant::now() + Duration::from_millis(ms.min(SHARED_RECHECK_MS)))
