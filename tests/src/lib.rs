@@ -417,6 +417,16 @@ impl SimClient {
         self.http.get(format!("{}/admin/requests", self.base)).send().await.unwrap().json().await.unwrap()
     }
 
+    /// How many guest lookups ("Find my booking": reservations, customers, rooms) the simulator's
+    /// log holds.
+    pub async fn guest_reads(&self) -> usize {
+        use mews_wire::guests::paths::*;
+        const READS: [&str; 5] =
+            [RESERVATIONS_GET_ALL, RESERVATIONS_GET_ALL_2017, CUSTOMERS_GET_ALL, CUSTOMERS_SEARCH, RESOURCES_GET_ALL];
+        let log = self.requests().await;
+        log["requests"].as_array().unwrap().iter().filter(|r| READS.iter().any(|p| r["path"] == *p)).count()
+    }
+
     /// Replies as hotel staff (the simulator's admin API).
     pub async fn staff_reply(&self, thread_id: &str, text: &str) -> serde_json::Value {
         let resp = self

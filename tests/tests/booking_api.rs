@@ -8,9 +8,6 @@ use lobby_e2e::{PROPERTY, Ports, Stack};
 use lobby_protocol::{BookingAnswer, BookingBy, FindBooking};
 use serde_json::Value;
 
-const GUEST_READS: [&str; 4] =
-    ["reservations/getAll/2023-06-06", "customers/getAll", "customers/search", "resources/getAll"];
-
 /// Stack whose per-address attempt limit and identification budget are lifted (every test guest
 /// is 127.0.0.1, and the run is faster than guests are); the limit per widget stays at its
 /// default. The budget's default is unit-tested in `lobby_proxy::identify`.
@@ -21,16 +18,6 @@ async fn stack() -> Stack {
         c.guest_limits.identify_budget = 120;
     })
     .await
-}
-
-async fn guest_reads(stack: &Stack) -> usize {
-    let log = stack.sim().requests().await;
-    log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| GUEST_READS.iter().any(|op| r["path"].as_str().unwrap_or("").ends_with(op)))
-        .count()
 }
 
 async fn find(stack: &Stack, key: &str, by: BookingBy, number: &str, last: &str) -> (u16, Value, Duration) {
@@ -83,9 +70,9 @@ async fn every_flow_links_every_failure_is_the_same_not_found_and_the_timing_tel
         let mut first_cost = None;
         for sample in 0..5 {
             n += 1;
-            let before = guest_reads(&stack).await;
+            let before = stack.sim().guest_reads().await;
             let (status, body, took) = find(&stack, &format!("timing-widget-key-{n:04}"), by, number, last).await;
-            let calls = guest_reads(&stack).await - before;
+            let calls = stack.sim().guest_reads().await - before;
             first_cost.get_or_insert(calls);
             times.push(took);
             match stage {
@@ -144,10 +131,10 @@ async fn the_sixth_attempt_in_the_window_is_refused_without_a_mews_call() {
         let (status, body, _) = find(&stack, key, BookingBy::Confirmation, "1001", &format!("Wrong{i}")).await;
         assert_eq!(status, 404, "attempt {i}: {body}");
     }
-    let before = guest_reads(&stack).await;
+    let before = stack.sim().guest_reads().await;
     let (status, body, _) = find(&stack, key, BookingBy::Confirmation, "1001", "Müller").await;
     assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "{body}");
-    assert_eq!(guest_reads(&stack).await, before, "refused without any Mews call");
+    assert_eq!(stack.sim().guest_reads().await, before, "refused without any Mews call");
     println!("6th attempt: {status} {body}; Mews calls for it: 0");
     stack.stop().await;
 }

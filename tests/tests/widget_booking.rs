@@ -129,27 +129,14 @@ async fn every_failure_shows_the_same_message_and_a_sixth_attempt_is_refused() {
     assert!(browser.try_widget_css("[data-testid=booking-stay]").await.is_none());
     // This widget's 5th attempt, then the 6th: refused before any Mews call.
     find(&browser, false, "1001", "Mueller").await;
-    let before = guest_reads(&stack).await;
+    let before = stack.sim().guest_reads().await;
     find(&browser, false, "1001", "Müller").await;
     let error = browser.widget("booking-error").await;
     assert_eq!(error.attr("data-error").await.unwrap().as_deref(), Some("rate_limited"));
-    assert_eq!(guest_reads(&stack).await, before, "no Mews call for the 6th attempt");
+    assert_eq!(stack.sim().guest_reads().await, before, "no Mews call for the 6th attempt");
     println!("6th attempt: {:?}", error.text().await.unwrap());
     browser.close().await;
     stack.stop().await;
-}
-
-async fn guest_reads(stack: &Stack) -> usize {
-    let log = stack.sim().requests().await;
-    log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            let p = r["path"].as_str().unwrap_or("");
-            p.contains("/reservations/") || p.contains("/customers/") || p.contains("/resources/")
-        })
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
