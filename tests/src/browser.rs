@@ -150,6 +150,15 @@ impl Browser {
         out
     }
 
+    /// Saves a PNG screenshot of the viewport once the fonts are loaded and the entry animation
+    /// has settled (400 ms): the pictures the README shows.
+    pub async fn settled_screenshot(&self, path: &std::path::Path) {
+        let settle =
+            "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => setTimeout(done, 400));";
+        self.client.execute_async(settle, vec![]).await.unwrap();
+        self.screenshot(path).await;
+    }
+
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let png = self.client.screenshot().await.expect("screenshot");

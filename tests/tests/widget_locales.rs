@@ -134,15 +134,7 @@ async fn guest_in(
     for v in browser.axe().await {
         found.push(format!("{lang} conversation: {v}"));
     }
-    browser
-        .client
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => setTimeout(done, 400));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    browser.screenshot(&screenshot_path(&format!("widget-{lang}.png"))).await;
+    browser.settled_screenshot(&screenshot_path(&format!("widget-{lang}.png"))).await;
     browser.close().await;
     found
 }

@@ -72,16 +72,7 @@ async fn screenshots() {
         sim.staff_reply(&thread, shot.reply).await;
         browser.wait_js(Duration::from_secs(15), "r.querySelector('[data-author=hotel]')").await;
         assert_eq!(browser.hotel_texts().await, [shot.reply]);
-        // Let the entry animation and the fonts settle before the picture.
-        browser
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => setTimeout(done, 400));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        browser.screenshot(&screenshot_path(shot.file)).await;
+        browser.settled_screenshot(&screenshot_path(shot.file)).await;
         browser.close().await;
     }
     stack.stop().await;
